@@ -1,0 +1,33 @@
+// Command hoist deploys Django apps to your own servers over SSH.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/hoistdeploy/hoist/internal/cli"
+)
+
+func main() {
+	// The first Ctrl-C (or SIGTERM) cancels the run, which then undoes what
+	// it started and releases the lock; a second one exits at once.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	root := cli.NewRoot(os.Stdout, os.Stderr)
+	err := root.ExecuteContext(ctx)
+	if err != nil {
+		msg := err.Error()
+		if strings.HasPrefix(msg, "unknown command") || strings.HasPrefix(msg, "unknown flag") || strings.HasPrefix(msg, "accepts ") {
+			err = &cli.UsageError{Err: err}
+		}
+		fmt.Fprintf(os.Stderr, "hoist: %s\n", msg)
+	}
+	os.Exit(cli.ExitCode(err))
+}

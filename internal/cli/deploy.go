@@ -1,0 +1,70 @@
+package cli
+
+import (
+	"context"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hoistdeploy/hoist/internal/config"
+	"github.com/hoistdeploy/hoist/internal/deploy"
+)
+
+type deployOptions struct{ Ref string }
+
+func newDeployCmd(g *globalOptions) *cobra.Command {
+	opts := &deployOptions{}
+	cmd := &cobra.Command{
+		Use:   "deploy STAGE",
+		Short: "Build a commit into a new release and switch every host to it",
+		Long: `deploy packs the commit (git archive: only committed files; uncommitted
+changes are reported and left out), ships it once to each host, and builds a
+release there: shared files linked, a virtualenv reused when requirements
+did not change, collectstatic. Migrations run once, on the primary host.
+The new release starts beside the old one and must pass its health check on
+every web host before any host switches; then every host switches together.
+
+If anything fails before the switch, the live release keeps serving on every
+host, the new release is removed and the lock is released.`,
+		Example: `  hoist deploy production
+  hoist deploy staging --ref v1.4.0`,
+		Args: stageArg,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runDeploy(cmd.Context(), g, args[0], opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Ref, "ref", "", "the git branch, tag or commit to deploy (default: the stage's ref, else HEAD)")
+	return cmd
+}
+
+func runDeploy(ctx context.Context, g *globalOptions, stage string, opts *deployOptions) error {
+	start := time.Now()
+	c, err := g.loadConfig()
+	if err != nil {
+		return err
+	}
+	s, err := c.Stage(stage)
+	if err != nil {
+		return &UsageError{err}
+	}
+	// Secrets are read before connecting: a missing one stops the deploy
+	// before anything happens.
+	secrets, err := config.ReadSecrets(c, s, os.Getenv)
+	if err != nil {
+		return &UsageError{err}
+	}
+	t, err := g.open(ctx, stage)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	for _, v := range secrets {
+		t.UI.AddSecrets(v)
+	}
+	if err := t.Deploy(ctx, deploy.Options{Ref: opts.Ref, Command: commandLine(), Secrets: secrets}); err != nil {
+		return redacted(t.UI.Redact, err)
+	}
+	t.UI.Result("deployed %s to %s in %.1fs", stage, hostsList(t), time.Since(start).Seconds())
+	return nil
+}

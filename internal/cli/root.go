@@ -1,0 +1,162 @@
+// Package cli is hoist's command line: one file per command, each a cobra
+// command in front of a runX function that holds the behaviour.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hoistdeploy/hoist/internal/config"
+	"github.com/hoistdeploy/hoist/internal/deploy"
+	"github.com/hoistdeploy/hoist/internal/remote"
+	"github.com/hoistdeploy/hoist/internal/ui"
+)
+
+// Version is set at build time with -ldflags "-X ...cli.Version=v1.2.3".
+var Version = "dev"
+
+// globalOptions are the flags every command takes.
+type globalOptions struct {
+	Dir            string
+	JSON           bool
+	Identity       string
+	ConnectTimeout time.Duration
+	Out, Err       io.Writer
+}
+
+// NewRoot builds the hoist command.
+func NewRoot(out, errOut io.Writer) *cobra.Command {
+	g := &globalOptions{Out: out, Err: errOut}
+	root := &cobra.Command{
+		Use:   "hoist",
+		Short: "Deploy Django apps to your own servers over SSH",
+		Long: `hoist takes a Django project from git to one or many Linux servers over SSH:
+an immutable release per deploy, migrations run once, a health check before
+any user sees the new code, an atomic cut-over on every host, and a rollback
+in seconds.
+
+Start with "hoist init" in your project, then "hoist setup STAGE" once per
+server, then "hoist deploy STAGE".`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(out)
+	root.SetErr(errOut)
+	f := root.PersistentFlags()
+	f.StringVarP(&g.Dir, "chdir", "C", "", "the project directory holding hoist.yml (default: the current directory or the nearest parent with a hoist.yml)")
+	f.BoolVar(&g.JSON, "json", false, "print one JSON event per line, for CI")
+	f.StringVarP(&g.Identity, "identity", "i", "", "SSH private key to try first")
+	f.DurationVar(&g.ConnectTimeout, "connect-timeout", 0, "how long to wait for each host to answer (default: ConnectTimeout from ~/.ssh/config, else 10s)")
+
+	root.AddCommand(
+		newInitCmd(g),
+		newSetupCmd(g),
+		newDeployCmd(g),
+		newRollbackCmd(g),
+		newReleasesCmd(g),
+		newLockCmd(g),
+		newVersionCmd(g),
+	)
+	return root
+}
+
+// loadConfig finds and validates hoist.yml.
+func (g *globalOptions) loadConfig() (*config.Config, error) {
+	dir := g.Dir
+	if dir == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return nil, err
+		}
+		dir = wd
+		for {
+			if _, err := os.Stat(filepath.Join(dir, config.FileName)); err == nil {
+				break
+			}
+			parent := filepath.Dir(dir)
+			if parent == dir {
+				return nil, &UsageError{fmt.Errorf("no %s here or in any parent directory: run hoist init in your project first", config.FileName)}
+			}
+			dir = parent
+		}
+	}
+	c, err := config.Load(dir)
+	if err != nil {
+		var errs config.Errors
+		if errors.As(err, &errs) {
+			return nil, &UsageError{fmt.Errorf("%s has %d problem(s):\n%w", config.FileName, len(errs), err)}
+		}
+		return nil, &UsageError{err}
+	}
+	return c, nil
+}
+
+// open loads hoist.yml and connects to every host of the stage.
+func (g *globalOptions) open(ctx context.Context, stageName string) (*deploy.Target, error) {
+	c, err := g.loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	s, err := c.Stage(stageName)
+	if err != nil {
+		return nil, &UsageError{err}
+	}
+	return deploy.Open(ctx, c, s, remote.DialOptions{Identity: g.Identity, ConnectTimeout: g.ConnectTimeout}, g.ui())
+}
+
+func (g *globalOptions) ui() *ui.UI { return ui.New(g.Out, g.JSON) }
+
+// commandLine is what a lock says is running.
+func commandLine() string { return "hoist " + strings.Join(os.Args[1:], " ") }
+
+// UsageError is a mistake in the command line or in hoist.yml.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+// Exit codes, documented in the README.
+const (
+	ExitOK          = 0
+	ExitFailed      = 1 // the command failed; what serves is said in the message
+	ExitUsage       = 2 // bad command line or hoist.yml
+	ExitUnreachable = 3 // a host could not be reached or its key verified; nothing changed
+	ExitLocked      = 4 // someone else holds the stage's lock
+	ExitInterrupted = 130
+)
+
+// ExitCode maps an error to hoist's exit code.
+func ExitCode(err error) int {
+	var usage *UsageError
+	var conn *deploy.ConnectError
+	var locked *deploy.LockedError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &usage):
+		return ExitUsage
+	case errors.As(err, &locked):
+		return ExitLocked
+	case errors.As(err, &conn):
+		return ExitUnreachable
+	case errors.Is(err, context.Canceled):
+		return ExitInterrupted
+	}
+	return ExitFailed
+}
+
+// stageArg is the positional STAGE every remote command takes.
+func stageArg(cmd *cobra.Command, args []string) error {
+	if len(args) < 1 {
+		return &UsageError{fmt.Errorf("%s needs a stage name, e.g. hoist %s production", cmd.Name(), cmd.Name())}
+	}
+	return nil
+}

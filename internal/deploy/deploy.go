@@ -1,0 +1,465 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hoistdeploy/hoist/internal/config"
+	"github.com/hoistdeploy/hoist/internal/django"
+	"github.com/hoistdeploy/hoist/internal/release"
+	"github.com/hoistdeploy/hoist/internal/remote"
+	"github.com/hoistdeploy/hoist/internal/serve"
+)
+
+// Options are the choices of one deploy.
+type Options struct {
+	Ref     string // what to deploy; default the stage's ref, else HEAD
+	Command string // the command line, for the lock
+	Secrets map[string]string
+}
+
+// FailedError is a deploy that stopped. Live says what serves now.
+type FailedError struct {
+	Err  error
+	Live string // what every host serves after the failure
+}
+
+func (e *FailedError) Error() string { return e.Err.Error() + "\n" + e.Live }
+func (e *FailedError) Unwrap() error { return e.Err }
+
+// deployRun is the state of one deploy across the stage.
+type deployRun struct {
+	t        *Target
+	opts     Options
+	art      *Artifact
+	id       string
+	start    time.Time
+	mu       sync.Mutex
+	previous map[*remote.Host]string // what was live on each host before
+	settings django.Settings         // read on the primary
+	started  []*remote.Host          // hosts where the new instance was started
+	switched []*remote.Host          // hosts cut over to the new release
+}
+
+// Deploy builds the commit into a new release on every host, migrates once,
+// health-checks the new instances and cuts every host over together. Until
+// the cut-over, any failure leaves the live release serving everywhere.
+func (t *Target) Deploy(ctx context.Context, opts Options) (err error) {
+	c, u := t.Config, t.UI
+	ref := opts.Ref
+	if ref == "" {
+		ref = t.Stage.Ref
+	}
+	if ref == "" {
+		ref = "HEAD"
+	}
+	d := &deployRun{t: t, opts: opts, start: time.Now(), previous: map[*remote.Host]string{}}
+
+	art, err := BuildArtifact(ctx, c.Dir, ref, c.Requirements)
+	if err != nil {
+		return err
+	}
+	defer art.Remove()
+	d.art = art
+	d.id = release.NewID(d.start, art.Commit)
+	if art.Dirty {
+		u.Warn("the work tree has uncommitted changes: they are NOT deployed; deploying commit %.7s as committed", art.Commit)
+	}
+	u.Info("deploying %s (commit %.7s, %d KiB) to %s as release %s", ref, art.Commit, art.Size/1024, t.Stage.Name, d.id)
+
+	if err := t.preflight(ctx); err != nil {
+		return err
+	}
+	lock, err := t.TakeLock(ctx, opts.Command)
+	if err != nil {
+		return err
+	}
+	// From here on every way out records history and lets go of the lock,
+	// even when ctx was cancelled by Ctrl-C.
+	defer func() {
+		clean := context.WithoutCancel(ctx)
+		if err != nil {
+			err = d.fail(clean, ctx, err)
+		}
+		if lerr := lock.Release(clean); lerr != nil {
+			u.Warn("could not release the lock: %v\nbreak it with: hoist lock %s --release", lerr, t.Stage.Name)
+		}
+	}()
+
+	steps := []struct {
+		name string
+		run  func(context.Context) error
+	}{
+		{"inspect", d.inspect},
+		{"ship", d.ship},
+		{"build", d.build},
+		{"migrate", d.migrate},
+		{"start", d.startInstances},
+		{"switch", d.cutOver},
+	}
+	for _, s := range steps {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := s.run(ctx); err != nil {
+			return err
+		}
+	}
+	d.finish(context.WithoutCancel(ctx))
+	return nil
+}
+
+// preflight refuses a host hoist setup has not prepared for this hoist.yml.
+func (t *Target) preflight(ctx context.Context) error {
+	return Each(ctx, t.Hosts, "preflight", func(ctx context.Context, h *remote.Host) error {
+		script := `cat "$1" 2>/dev/null || echo missing; df -Pk "$2" 2>/dev/null | awk 'NR==2 {print "free " $4}'`
+		out, err := remote.Output(ctx, h, remote.Script(script, t.Layout.SetupMarker(), t.Layout.Root))
+		if err != nil {
+			return err
+		}
+		if strings.HasPrefix(out, "missing") {
+			return fmt.Errorf("%s is not set up for %s: run hoist setup %s first", t.Layout.Root, t.Config.App, t.Stage.Name)
+		}
+		if want := t.Site(h).Fingerprint(); !strings.Contains(out, want) {
+			return fmt.Errorf("hoist.yml changed how the app is served since hoist setup ran: run hoist setup %s again", t.Stage.Name)
+		}
+		var freeKiB int64
+		if i := strings.Index(out, "free "); i >= 0 {
+			fmt.Sscan(out[i+5:], &freeKiB)
+			if freeKiB < minFreeKiB {
+				return fmt.Errorf("only %d MiB free under %s; a release needs at least %d MiB: free some space (hoist prunes old releases after each deploy; lower keep_releases) and deploy again", freeKiB/1024, t.Layout.Root, minFreeKiB/1024)
+			}
+		}
+		return nil
+	})
+}
+
+const minFreeKiB = 200 * 1024
+
+// inspect learns what is live on each host before anything changes.
+func (d *deployRun) inspect(ctx context.Context) error {
+	return Each(ctx, d.t.Hosts, "inspect", func(ctx context.Context, h *remote.Host) error {
+		inv, err := release.ReadInventory(ctx, h, d.t.Layout)
+		if err != nil {
+			return err
+		}
+		d.mu.Lock()
+		d.previous[h] = inv.Live
+		d.mu.Unlock()
+		return release.WriteRecord(ctx, h, d.t.Layout, d.record(release.Building, ""))
+	})
+}
+
+func (d *deployRun) record(state release.State, venv string) release.Record {
+	return release.Record{ID: d.id, Commit: d.art.Commit, Artifact: d.art.Sum, Venv: venv, State: state, Created: d.start.UTC(), DeployedBy: whoAmI()}
+}
+
+// ship sends the artifact to each host that lacks it.
+func (d *deployRun) ship(ctx context.Context) error {
+	return Each(ctx, d.t.Hosts, "ship", func(ctx context.Context, h *remote.Host) error {
+		have, err := release.HasArtifact(ctx, h, d.t.Layout, d.art.Sum)
+		if err != nil {
+			return err
+		}
+		if have {
+			d.t.UI.Step(h.Name, "ship", "artifact already there")
+			return nil
+		}
+		f, err := os.Open(d.art.Path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := release.UploadArtifact(ctx, h, d.t.Layout, d.art.Sum, f); err != nil {
+			return err
+		}
+		d.t.UI.Step(h.Name, "ship", "sent %d KiB", d.art.Size/1024)
+		return nil
+	})
+}
+
+// build turns the artifact into a runnable release on every host.
+func (d *deployRun) build(ctx context.Context) error {
+	c, l := d.t.Config, d.t.Layout
+	env := maps.Clone(c.StageEnv(d.t.Stage))
+	maps.Copy(env, d.opts.Secrets)
+	return Each(ctx, d.t.Hosts, "build", func(ctx context.Context, h *remote.Host) error {
+		u := d.t.UI
+		if err := release.Unpack(ctx, h, l, d.id, d.art.Sum); err != nil {
+			return fmt.Errorf("unpack: %w", err)
+		}
+		if err := release.LinkShared(ctx, h, l, d.id, c.SharedFiles, c.SharedDirs); err != nil {
+			return fmt.Errorf("link shared files: %w", err)
+		}
+		if err := release.WriteEnv(ctx, h, l, d.id, env); err != nil {
+			return fmt.Errorf("write environment: %w", err)
+		}
+		spec := release.VenvSpec{Python: c.Python, SystemSitePackages: c.SystemSitePackages, Requirements: c.Requirements, RequirementsData: d.art.Requirements}
+		if c.Requirements != "" {
+			u.Step(h.Name, "build", "virtualenv and pip install -r %s", c.Requirements)
+		}
+		venv, reused, err := release.EnsureVenv(ctx, h, l, d.id, spec)
+		if err != nil {
+			return fmt.Errorf("pip install: %w", err)
+		}
+		if reused {
+			u.Step(h.Name, "build", "requirements unchanged: reusing virtualenv %s", venv)
+		} else {
+			u.Step(h.Name, "build", "built virtualenv %s", venv)
+		}
+		settings, err := django.ReadSettings(ctx, h, l, d.id, c.ProjectDir)
+		if err != nil {
+			return err
+		}
+		if err := checkServedURLs(c, settings); err != nil {
+			return err
+		}
+		msg, err := django.CollectStatic(ctx, h, l, d.id, c.ProjectDir, settings)
+		if err != nil {
+			return err
+		}
+		if msg != "" {
+			u.Step(h.Name, "build", "collectstatic: %s", msg)
+		}
+		if err := django.LinkServed(ctx, h, l, d.id, settings); err != nil {
+			return err
+		}
+		if h == d.t.Primary {
+			d.mu.Lock()
+			d.settings = settings
+			d.mu.Unlock()
+		}
+		return release.WriteRecord(ctx, h, l, d.record(release.Ready, venv))
+	})
+}
+
+// checkServedURLs catches a web server that would look for static files
+// where Django does not put them.
+func checkServedURLs(c *config.Config, s django.Settings) error {
+	if c.Web.Server == "none" {
+		return nil
+	}
+	norm := func(u string) string {
+		if u == "" || strings.Contains(u, "://") {
+			return u
+		}
+		return "/" + strings.Trim(u, "/") + "/"
+	}
+	if s.StaticFiles && s.StaticURL != "" && !strings.Contains(s.StaticURL, "://") && norm(s.StaticURL) != c.Web.StaticURL {
+		return fmt.Errorf("Django's STATIC_URL is %q but hoist.yml web.static_url is %q: make them match, then run hoist setup", s.StaticURL, c.Web.StaticURL)
+	}
+	if s.MediaRoot != "" && s.MediaURL != "" && !strings.Contains(s.MediaURL, "://") && norm(s.MediaURL) != c.Web.MediaURL {
+		return fmt.Errorf("Django's MEDIA_URL is %q but hoist.yml web.media_url is %q: make them match, then run hoist setup", s.MediaURL, c.Web.MediaURL)
+	}
+	return nil
+}
+
+// migrate runs migrations once, on the primary, before any host switches.
+func (d *deployRun) migrate(ctx context.Context) error {
+	h := d.t.Primary
+	d.t.UI.Step(h.Name, "migrate", "python manage.py migrate (primary host only)")
+	out, err := django.Migrate(ctx, h, d.t.Layout, d.id, d.t.Config.ProjectDir)
+	if err != nil {
+		return &StepError{Host: h.Name, Step: "migrate", Err: err}
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "Applying") {
+			d.t.UI.Step(h.Name, "migrate", "%s", strings.TrimSpace(line))
+		}
+	}
+	return nil
+}
+
+// startInstances starts the new release beside the old on every web host
+// and waits until each answers its health check on its own socket.
+func (d *deployRun) startInstances(ctx context.Context) error {
+	hc := d.t.Config.Health
+	hostHeader := hc.Host
+	if hostHeader == "" {
+		if domains := d.t.Config.Domains(d.t.Stage); len(domains) > 0 {
+			hostHeader = domains[0]
+		} else {
+			hostHeader = d.settings.HealthHost()
+		}
+	}
+	return Each(ctx, d.t.Web(), "health", func(ctx context.Context, h *remote.Host) error {
+		site := d.t.Site(h)
+		d.mu.Lock()
+		d.started = append(d.started, h)
+		d.mu.Unlock()
+		if err := serve.Start(ctx, h, site, d.id); err != nil {
+			return fmt.Errorf("start %s: %w\n%s", site.Instance(d.id), err, serve.Journal(ctx, h, site, d.id, 20))
+		}
+		if err := serve.Check(ctx, h, site, d.id, hc, hostHeader, "http"); err != nil {
+			return err
+		}
+		d.t.UI.Step(h.Name, "health", "GET %s (Host: %s) answered %d", hc.Path, hostHeader, hc.Status)
+		return nil
+	})
+}
+
+// cutOver switches every host to the new release. If any host fails, the
+// hosts already switched go back, so all hosts serve one release. The
+// switch is short and must not be left half done, so it ignores Ctrl-C.
+func (d *deployRun) cutOver(ctx context.Context) error {
+	ctx = context.WithoutCancel(ctx)
+	err := Each(ctx, d.t.Hosts, "switch", func(ctx context.Context, h *remote.Host) error {
+		if err := release.Switch(ctx, h, d.t.Layout, d.id); err != nil {
+			return err
+		}
+		d.mu.Lock()
+		d.switched = append(d.switched, h)
+		d.mu.Unlock()
+		return nil
+	})
+	if err == nil {
+		d.t.UI.Info("all %d hosts now serve %s", len(d.t.Hosts), d.id)
+	}
+	return err
+}
+
+// finish stops the old instances once their sockets have drained, records
+// the new state, and prunes old releases. Nothing here can undo the deploy:
+// problems are reported as warnings.
+func (d *deployRun) finish(ctx context.Context) {
+	t := d.t
+	time.Sleep(serve.DrainTime)
+	err := Each(ctx, t.Hosts, "finish", func(ctx context.Context, h *remote.Host) error {
+		inv, err := release.ReadInventory(ctx, h, t.Layout)
+		if err != nil {
+			return err
+		}
+		if prev := inv.Find(d.previous[h]); prev != nil {
+			prev.State = release.Retired
+			if err := release.WriteRecord(ctx, h, t.Layout, *prev); err != nil {
+				return err
+			}
+		}
+		if cur := inv.Find(d.id); cur != nil {
+			cur.State = release.Live
+			if err := release.WriteRecord(ctx, h, t.Layout, *cur); err != nil {
+				return err
+			}
+		}
+		if t.isWeb(h) {
+			if err := stopOthers(ctx, h, t.Site(h), d.id); err != nil {
+				return err
+			}
+		}
+		return t.prune(ctx, h)
+	})
+	if err != nil {
+		t.UI.Warn("the deploy succeeded, but tidying up did not:\n%v", err)
+	}
+	t.record(ctx, Entry{Action: "deploy", Stage: t.Stage.Name, Who: whoAmI(), Commit: d.art.Commit, Release: d.id,
+		Previous: d.previous[t.Primary], Start: d.start.UTC(), Duration: time.Since(d.start).Seconds(), Result: "ok"})
+}
+
+// stopOthers stops every instance of the app on h but the live one.
+func stopOthers(ctx context.Context, h *remote.Host, site serve.Site, live string) error {
+	running, err := serve.Running(ctx, h, site)
+	if err != nil {
+		return err
+	}
+	var old []string
+	for _, id := range running {
+		if id != live {
+			old = append(old, id)
+		}
+	}
+	if err := serve.Enable(ctx, h, site, live); err != nil {
+		return err
+	}
+	return serve.Stop(ctx, h, site, old...)
+}
+
+// prune deletes releases beyond keep_releases, then the venvs and artifacts
+// no release uses any more.
+func (t *Target) prune(ctx context.Context, h *remote.Host) error {
+	inv, err := release.ReadInventory(ctx, h, t.Layout)
+	if err != nil {
+		return err
+	}
+	drop := release.PruneCandidates(inv, t.Config.KeepReleases)
+	if len(drop) > 0 {
+		if err := release.Remove(ctx, h, t.Layout, drop...); err != nil {
+			return err
+		}
+		t.UI.Step(h.Name, "prune", "removed %d old release(s)", len(drop))
+		if inv, err = release.ReadInventory(ctx, h, t.Layout); err != nil {
+			return err
+		}
+	}
+	return release.Sweep(ctx, h, t.Layout, inv)
+}
+
+func (t *Target) isWeb(h *remote.Host) bool {
+	for _, w := range t.Web() {
+		if w == h {
+			return true
+		}
+	}
+	return false
+}
+
+// fail undoes a deploy that did not complete: hosts already switched go
+// back, new instances stop, the new release is deleted. It returns the
+// error to show, saying what serves now.
+func (d *deployRun) fail(ctx, runCtx context.Context, cause error) error {
+	t := d.t
+	result := "failed"
+	if runCtx.Err() != nil {
+		result = "interrupted"
+		t.UI.Warn("interrupted: undoing the deploy (press Ctrl-C again to abandon the clean-up)")
+	}
+	var problems []string
+	if len(d.switched) > 0 {
+		err := Each(ctx, d.switched, "revert", func(ctx context.Context, h *remote.Host) error {
+			prev := d.previous[h]
+			if prev == "" {
+				return errors.New("no earlier release to go back to")
+			}
+			if err := release.Switch(ctx, h, t.Layout, prev); err != nil {
+				return err
+			}
+			t.UI.Step(h.Name, "revert", "switched back to %s", prev)
+			return nil
+		})
+		if err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
+	err := Each(ctx, t.Hosts, "clean-up", func(ctx context.Context, h *remote.Host) error {
+		if t.isWeb(h) {
+			serve.Stop(ctx, h, t.Site(h), d.id)
+		}
+		return release.Remove(ctx, h, t.Layout, d.id)
+	})
+	if err != nil {
+		problems = append(problems, err.Error())
+	}
+	step, hosts := failedStep(cause)
+	t.record(ctx, Entry{Action: "deploy", Stage: t.Stage.Name, Who: whoAmI(), Commit: d.art.Commit, Release: d.id,
+		Previous: d.previous[t.Primary], Start: d.start.UTC(), Duration: time.Since(d.start).Seconds(),
+		Result: result, FailedStep: step, Error: cause.Error()})
+
+	live := "nothing was switched"
+	if prev := d.previous[t.Primary]; prev != "" {
+		live = fmt.Sprintf("release %s still serves on every host; release %s was removed; the lock is released", prev, d.id)
+	} else {
+		live = fmt.Sprintf("no release was live before; release %s was removed; the lock is released", d.id)
+	}
+	if len(problems) > 0 {
+		live = "clean-up had problems, check the hosts with hoist releases " + t.Stage.Name + ":\n" + indent(strings.Join(problems, "\n"))
+	}
+	if step != "" {
+		cause = fmt.Errorf("deploy failed at step %q on %s:\n%s", step, strings.Join(hosts, ", "), indent(cause.Error()))
+	}
+	return &FailedError{Err: cause, Live: live}
+}

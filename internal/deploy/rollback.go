@@ -1,0 +1,133 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hoistdeploy/hoist/internal/django"
+	"github.com/hoistdeploy/hoist/internal/release"
+	"github.com/hoistdeploy/hoist/internal/remote"
+	"github.com/hoistdeploy/hoist/internal/serve"
+)
+
+// Rollback switches every host back to an earlier release that is still on
+// disk: the previous good one, or the one named. Nothing is rebuilt.
+func (t *Target) Rollback(ctx context.Context, target, command string) (err error) {
+	start := time.Now()
+	lock, err := t.TakeLock(ctx, command)
+	if err != nil {
+		return err
+	}
+	defer lock.Release(context.WithoutCancel(ctx))
+
+	// Every host must hold the same live release and the target, or a
+	// rollback would leave mixed versions.
+	invs := make(map[*remote.Host]release.Inventory)
+	var mu sync.Mutex
+	if err := Each(ctx, t.Hosts, "inspect", func(ctx context.Context, h *remote.Host) error {
+		inv, err := release.ReadInventory(ctx, h, t.Layout)
+		mu.Lock()
+		invs[h] = inv
+		mu.Unlock()
+		return err
+	}); err != nil {
+		return err
+	}
+	live := invs[t.Primary].Live
+	if live == "" {
+		return errors.New("nothing is deployed yet, so there is nothing to roll back")
+	}
+	if target == "" {
+		prev := invs[t.Primary].PreviousGood()
+		if prev == nil {
+			return fmt.Errorf("no earlier release of %s is left to roll back to (hoist releases %s lists them)", t.Stage.Name, t.Stage.Name)
+		}
+		target = prev.ID
+	}
+	if target == live {
+		return fmt.Errorf("%s is already live", target)
+	}
+	for h, inv := range invs {
+		if inv.Live != live {
+			return fmt.Errorf("%s serves %s but %s serves %s: hosts disagree; deploy again to bring them together", h.Name, inv.Live, t.Primary.Name, live)
+		}
+		if r := inv.Find(target); r == nil || r.State == release.Failed {
+			return fmt.Errorf("release %s is not on %s (hoist releases %s lists what is)", target, h.Name, t.Stage.Name)
+		}
+	}
+	t.UI.Info("rolling %s back from %s to %s", t.Stage.Name, live, target)
+
+	entry := Entry{Action: "rollback", Stage: t.Stage.Name, Who: whoAmI(), Commit: invs[t.Primary].Find(target).Commit,
+		Release: target, Previous: live, Start: start.UTC(), Result: "ok"}
+	defer func() {
+		entry.Duration = time.Since(start).Seconds()
+		if err != nil {
+			entry.Result, entry.Error = "failed", err.Error()
+			entry.FailedStep, _ = failedStep(err)
+		}
+		t.record(context.WithoutCancel(ctx), entry)
+	}()
+
+	// Start the old release beside the live one and check it, exactly as a
+	// deploy checks a new release.
+	hostHeader := t.Config.Health.Host
+	if hostHeader == "" && len(t.Config.Domains(t.Stage)) > 0 {
+		hostHeader = t.Config.Domains(t.Stage)[0]
+	}
+	if hostHeader == "" {
+		s, err := django.ReadSettings(ctx, t.Primary, t.Layout, target, t.Config.ProjectDir)
+		if err != nil {
+			return &StepError{Host: t.Primary.Name, Step: "inspect", Err: err}
+		}
+		hostHeader = s.HealthHost()
+	}
+	if err := Each(ctx, t.Web(), "health", func(ctx context.Context, h *remote.Host) error {
+		site := t.Site(h)
+		if err := serve.Start(ctx, h, site, target); err != nil {
+			return err
+		}
+		return serve.Check(ctx, h, site, target, t.Config.Health, hostHeader, "http")
+	}); err != nil {
+		Each(context.WithoutCancel(ctx), t.Web(), "clean-up", func(ctx context.Context, h *remote.Host) error {
+			return serve.Stop(ctx, h, t.Site(h), target)
+		})
+		return fmt.Errorf("%w\n%s still serves on every host", err, live)
+	}
+
+	d := &deployRun{t: t, id: target, previous: map[*remote.Host]string{}}
+	for _, h := range t.Hosts {
+		d.previous[h] = live
+	}
+	if err := d.cutOver(ctx); err != nil {
+		revert := Each(context.WithoutCancel(ctx), d.switched, "revert", func(ctx context.Context, h *remote.Host) error {
+			return release.Switch(ctx, h, t.Layout, live)
+		})
+		return errors.Join(err, revert)
+	}
+
+	time.Sleep(serve.DrainTime)
+	err = Each(context.WithoutCancel(ctx), t.Hosts, "finish", func(ctx context.Context, h *remote.Host) error {
+		inv := invs[h]
+		from, to := inv.Find(live), inv.Find(target)
+		from.State, from.RolledBack = release.Retired, true
+		to.State = release.Live
+		if err := release.WriteRecord(ctx, h, t.Layout, *from); err != nil {
+			return err
+		}
+		if err := release.WriteRecord(ctx, h, t.Layout, *to); err != nil {
+			return err
+		}
+		if t.isWeb(h) {
+			return stopOthers(ctx, h, t.Site(h), target)
+		}
+		return nil
+	})
+	if err != nil {
+		t.UI.Warn("rolled back, but tidying up did not finish:\n%v", err)
+	}
+	t.UI.Result("%s rolled back to %s in %.1fs", t.Stage.Name, target, time.Since(start).Seconds())
+	return nil
+}

@@ -1,0 +1,169 @@
+// Package deploy runs the steps of a deploy, a rollback and setup across
+// the hosts of a stage: in parallel where it can, all or none where it
+// must (the lock, the cut-over).
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/hoistdeploy/hoist/internal/config"
+	"github.com/hoistdeploy/hoist/internal/release"
+	"github.com/hoistdeploy/hoist/internal/remote"
+	"github.com/hoistdeploy/hoist/internal/serve"
+	"github.com/hoistdeploy/hoist/internal/ui"
+)
+
+// Target is one stage with a connection to each of its hosts.
+type Target struct {
+	Config  *config.Config
+	Stage   *config.Stage
+	Hosts   []*remote.Host // in hoist.yml order
+	Primary *remote.Host
+	Layout  release.Layout
+	UI      *ui.UI
+	roles   map[*remote.Host][]string
+}
+
+// Open connects to every host of the stage at once. If any host cannot be
+// reached, it closes the others and nothing has been changed anywhere.
+func Open(ctx context.Context, c *config.Config, s *config.Stage, dial remote.DialOptions, u *ui.UI) (*Target, error) {
+	t := &Target{Config: c, Stage: s, Layout: release.Layout{Root: c.DeployPath(s)}, UI: u, roles: map[*remote.Host][]string{}}
+	t.Hosts = make([]*remote.Host, len(s.Hosts))
+	errs := make([]error, len(s.Hosts))
+	var wg sync.WaitGroup
+	for i, hc := range s.Hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tr, err := remote.Connect(ctx, hc.Address, dial)
+			if err != nil {
+				errs[i] = &StepError{Host: hc.Address, Step: "connect", Err: err}
+				return
+			}
+			h := &remote.Host{Name: hc.Address, Transport: tr}
+			if err := h.Identify(ctx); err != nil {
+				tr.Close()
+				errs[i] = &StepError{Host: hc.Address, Step: "connect", Err: err}
+				return
+			}
+			t.Hosts[i] = h
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Close()
+		return nil, &ConnectError{Err: err}
+	}
+	primary := s.Primary()
+	for i, hc := range s.Hosts {
+		t.roles[t.Hosts[i]] = hc.Roles
+		if hc == primary {
+			t.Primary = t.Hosts[i]
+		}
+	}
+	return t, nil
+}
+
+// Close drops every connection.
+func (t *Target) Close() {
+	for _, h := range t.Hosts {
+		if h != nil {
+			h.Close()
+		}
+	}
+}
+
+// Web lists the hosts that serve HTTP.
+func (t *Target) Web() []*remote.Host {
+	var web []*remote.Host
+	for _, h := range t.Hosts {
+		for _, r := range t.roles[h] {
+			if r == "web" {
+				web = append(web, h)
+				break
+			}
+		}
+	}
+	return web
+}
+
+// Site is the serving setup of the stage on h.
+func (t *Target) Site(h *remote.Host) serve.Site {
+	return serve.NewSite(t.Config, t.Stage, h.User)
+}
+
+// Each runs fn on every host in hosts at once and waits for all of them.
+// Errors are tagged with host and step; all of them are returned.
+func Each(ctx context.Context, hosts []*remote.Host, step string, fn func(ctx context.Context, h *remote.Host) error) error {
+	errs := make([]error, len(hosts))
+	var wg sync.WaitGroup
+	for i, h := range hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(ctx, h); err != nil {
+				errs[i] = &StepError{Host: h.Name, Step: step, Err: err}
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// whoAmI names the person deploying, for locks and history.
+func whoAmI() string {
+	name := "unknown"
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	host, _ := os.Hostname()
+	return name + "@" + host
+}
+
+// StepError is a step that failed on one host.
+type StepError struct {
+	Host, Step string
+	Err        error
+}
+
+func (e *StepError) Error() string { return fmt.Sprintf("%s: %s: %v", e.Host, e.Step, e.Err) }
+func (e *StepError) Unwrap() error { return e.Err }
+
+// ConnectError is one or more hosts hoist could not reach or trust.
+type ConnectError struct{ Err error }
+
+func (e *ConnectError) Error() string {
+	return e.Err.Error() + "\nnothing was changed on any host"
+}
+func (e *ConnectError) Unwrap() error { return e.Err }
+
+// firstStep names the step and hosts of the failures in err, for history.
+func failedStep(err error) (step string, hosts []string) {
+	var all []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		all = j.Unwrap()
+	} else {
+		all = []error{err}
+	}
+	for _, e := range all {
+		var se *StepError
+		if errors.As(e, &se) {
+			step = se.Step
+			hosts = append(hosts, se.Host)
+		}
+	}
+	sort.Strings(hosts)
+	return step, hosts
+}
+
+// indent puts text under a heading line.
+func indent(s string) string {
+	return "  " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n  ")
+}

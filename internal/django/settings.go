@@ -1,0 +1,103 @@
+// Package django runs Django's own tools in a release: the settings hoist
+// needs to serve it, collectstatic, migrate.
+package django
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/hoistdeploy/hoist/internal/release"
+	"github.com/hoistdeploy/hoist/internal/remote"
+)
+
+// Settings are the values of the app's settings that hoist acts on.
+type Settings struct {
+	StaticRoot   string   `json:"static_root"`
+	StaticURL    string   `json:"static_url"`
+	MediaRoot    string   `json:"media_root"`
+	MediaURL     string   `json:"media_url"`
+	AllowedHosts []string `json:"allowed_hosts"`
+	Debug        bool     `json:"debug"`
+	StaticFiles  bool     `json:"staticfiles"` // django.contrib.staticfiles is installed
+	Version      string   `json:"version"`
+}
+
+const settingsScript = `
+import json, django
+from django.conf import settings
+django.setup()
+print(json.dumps({
+    "static_root": str(settings.STATIC_ROOT or ""),
+    "static_url": str(settings.STATIC_URL or ""),
+    "media_root": str(settings.MEDIA_ROOT or ""),
+    "media_url": str(settings.MEDIA_URL or ""),
+    "allowed_hosts": list(settings.ALLOWED_HOSTS),
+    "debug": bool(settings.DEBUG),
+    "staticfiles": "django.contrib.staticfiles" in settings.INSTALLED_APPS,
+    "version": django.get_version(),
+}))
+`
+
+// ReadSettings imports the app's settings in the release, with the
+// release's environment, exactly as gunicorn will.
+func ReadSettings(ctx context.Context, t remote.Transport, l release.Layout, id, projectDir string) (Settings, error) {
+	out, err := remote.Output(ctx, t, release.Command(l, id, projectDir, "python", "-c", settingsScript))
+	if err != nil {
+		return Settings{}, fmt.Errorf("load Django settings: %w", err)
+	}
+	var s Settings
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &s); err != nil {
+		return Settings{}, fmt.Errorf("load Django settings: unexpected output %q", out)
+	}
+	return s, nil
+}
+
+// HealthHost picks the Host header for health checks: Django answers 400
+// to any name outside ALLOWED_HOSTS, so use one it accepts.
+func (s Settings) HealthHost() string {
+	for _, h := range s.AllowedHosts {
+		h = strings.TrimPrefix(h, ".")
+		if h != "" && h != "*" {
+			return h
+		}
+	}
+	return "localhost"
+}
+
+// CollectStatic gathers static files into the release and links them where
+// the web server looks (current/.hoist-static), and links media likewise.
+func CollectStatic(ctx context.Context, t remote.Transport, l release.Layout, id, projectDir string, s Settings) (string, error) {
+	if !s.StaticFiles || s.StaticRoot == "" {
+		return "", nil
+	}
+	out, err := remote.Output(ctx, t, release.Manage(l, id, projectDir, "collectstatic", "--noinput"))
+	if err != nil {
+		return "", fmt.Errorf("collectstatic: %w", err)
+	}
+	return lastLine(out), nil
+}
+
+// LinkServed points the release's .hoist-static and .hoist-media at the
+// app's STATIC_ROOT and MEDIA_ROOT, the stable paths the web server serves.
+func LinkServed(ctx context.Context, t remote.Transport, l release.Layout, id string, s Settings) error {
+	script := `set -e; cd "$1"; [ -z "$2" ] || ln -sfn "$2" .hoist-static; [ -z "$3" ] || ln -sfn "$3" .hoist-media`
+	_, err := remote.Output(ctx, t, remote.Script(script, l.Release(id), s.StaticRoot, s.MediaRoot))
+	return err
+}
+
+// Migrate applies migrations and returns Django's report.
+func Migrate(ctx context.Context, t remote.Transport, l release.Layout, id, projectDir string) (string, error) {
+	out, err := remote.Output(ctx, t, release.Manage(l, id, projectDir, "migrate", "--noinput"))
+	if err != nil {
+		return out, fmt.Errorf("migrate: %w", err)
+	}
+	return out, nil
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}

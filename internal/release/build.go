@@ -1,0 +1,211 @@
+package release
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/hoistdeploy/hoist/internal/remote"
+)
+
+// HasArtifact tells whether the host already holds the artifact with this
+// content hash, so it is shipped once and never again.
+func HasArtifact(ctx context.Context, t remote.Transport, l Layout, sum string) (bool, error) {
+	out, err := remote.Output(ctx, t, remote.Script(`[ -s "$1" ] && echo yes || echo no`, l.Artifact(sum)))
+	return strings.TrimSpace(out) == "yes", err
+}
+
+// UploadArtifact streams the artifact to the host.
+func UploadArtifact(ctx context.Context, t remote.Transport, l Layout, sum string, r io.Reader) error {
+	script := `set -e; mkdir -p "$(dirname "$1")"; cat > "$1.part"; mv -f "$1.part" "$1"`
+	_, err := remote.OutputWithInput(ctx, t, remote.Script(script, l.Artifact(sum)), r)
+	return err
+}
+
+// Unpack makes the release directory from the artifact.
+func Unpack(ctx context.Context, t remote.Transport, l Layout, id, sum string) error {
+	script := `set -e; rm -rf "$2"; mkdir -p "$2"; tar -xzf "$1" -C "$2"`
+	_, err := remote.Output(ctx, t, remote.Script(script, l.Artifact(sum), l.Release(id)))
+	return err
+}
+
+// linkSharedScript replaces each shared path in the release with a link into
+// shared/, creating the shared side the first time. Arguments after the
+// first three are "f:path" or "d:path".
+const linkSharedScript = `
+set -e
+shared=$1; rel=$2; shift 2
+for item in "$@"; do
+	kind=${item%%:*}; p=${item#*:}
+	mkdir -p "$(dirname "$shared/$p")" "$(dirname "$rel/$p")"
+	if [ "$kind" = d ]; then
+		mkdir -p "$shared/$p"
+	fi
+	rm -rf "$rel/$p"
+	ln -s "$shared/$p" "$rel/$p"
+done
+`
+
+// LinkShared links shared files and dirs into the release.
+func LinkShared(ctx context.Context, t remote.Transport, l Layout, id string, files, dirs []string) error {
+	if len(files)+len(dirs) == 0 {
+		return nil
+	}
+	args := []string{l.Shared(), l.Release(id)}
+	for _, f := range files {
+		args = append(args, "f:"+f)
+	}
+	for _, d := range dirs {
+		args = append(args, "d:"+d)
+	}
+	_, err := remote.Output(ctx, t, remote.Script(linkSharedScript, args...))
+	return err
+}
+
+// WriteEnv writes the release's environment file, mode 0600.
+func WriteEnv(ctx context.Context, t remote.Transport, l Layout, id string, env map[string]string) error {
+	data, err := EnvFile(env)
+	if err != nil {
+		return err
+	}
+	return writeFile(ctx, t, l.EnvFile(id), data, "0600")
+}
+
+// EnvFile renders env in the one syntax both systemd's EnvironmentFile and
+// a POSIX shell read the same way: double quotes, with \ " $ ` escaped.
+func EnvFile(env map[string]string) ([]byte, error) {
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString("# written by hoist for one release; edit hoist.yml instead\n")
+	for _, k := range keys {
+		v := env[k]
+		if strings.ContainsAny(v, "\n\r\x00") {
+			return nil, fmt.Errorf("the value of %s has a line break, which an environment file cannot hold: encode it (base64) or keep it in a file under shared/", k)
+		}
+		v = strings.NewReplacer(`\`, `\\`, `"`, `\"`, `$`, `\$`, "`", "\\`").Replace(v)
+		fmt.Fprintf(&b, "%s=\"%s\"\n", k, v)
+	}
+	return []byte(b.String()), nil
+}
+
+// VenvSpec says what a release's virtualenv must hold.
+type VenvSpec struct {
+	Python             string // interpreter on the host
+	SystemSitePackages bool
+	Requirements       string // path inside the release; "" for none
+	RequirementsData   []byte // its content, which keys the venv
+}
+
+// Key hashes what the venv depends on apart from the host's Python, which
+// the host adds.
+func (v VenvSpec) Key() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "site=%v\nreq=%s\n", v.SystemSitePackages, v.Requirements)
+	h.Write(v.RequirementsData)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// venvScript reuses venvs/<hash> when it is complete, else builds it. The
+// hash adds the host's exact Python version to the key, so two hosts with
+// different Pythons never share a venv by mistake. The venv is built in
+// place because its scripts hold its absolute path; the .hoist-complete
+// marker is written last, so a half-built venv is never reused.
+const venvScript = `
+set -e
+venvs=$1 rel=$2 key=$3 py=$4 site=$5 req=$6
+pyver=$("$py" -c 'import sys; print(sys.version)')
+hash=$(printf '%s\n%s\n' "$key" "$pyver" | sha256sum | cut -c1-16)
+v="$venvs/$hash"
+if [ -f "$v/.hoist-complete" ]; then
+	echo "reused $hash"
+else
+	rm -rf "$v"
+	mkdir -p "$venvs"
+	if [ "$site" = yes ]; then "$py" -m venv --system-site-packages "$v"; else "$py" -m venv "$v"; fi
+	if [ -n "$req" ]; then
+		cd "$rel"
+		"$v/bin/python" -m pip install --disable-pip-version-check --no-input -r "$req"
+	fi
+	date -u +%Y-%m-%dT%H:%M:%SZ > "$v/.hoist-complete"
+	echo "created $hash"
+fi
+ln -sfn "../../venvs/$hash" "$rel/.venv"
+`
+
+// EnsureVenv links the release to its virtualenv, building it only when no
+// venv for the same Python and requirements exists. It returns the venv's
+// hash and whether it was reused.
+func EnsureVenv(ctx context.Context, t remote.Transport, l Layout, id string, spec VenvSpec) (hash string, reused bool, err error) {
+	site := "no"
+	if spec.SystemSitePackages {
+		site = "yes"
+	}
+	out, err := remote.Output(ctx, t, remote.Script(venvScript, l.Venvs(), l.Release(id), spec.Key(), spec.Python, site, spec.Requirements))
+	if err != nil {
+		return "", false, err
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	verb, hash, _ := strings.Cut(lines[len(lines)-1], " ")
+	return hash, verb == "reused", nil
+}
+
+// envLoader runs a program with the environment of a release, read from
+// env files the way systemd reads them, so manage.py sees exactly what the
+// gunicorn service sees. A file named with a leading "-" may be missing.
+const envLoader = `
+import os, re, sys
+args = sys.argv[1:]
+cut = args.index("--")
+env = dict(os.environ)
+for name in args[:cut]:
+    optional = name.startswith("-")
+    name = name.lstrip("-")
+    try:
+        f = open(name)
+    except FileNotFoundError:
+        if optional:
+            continue
+        raise
+    with f:
+        for line in f:
+            line = line.strip()
+            if not line or line[0] in "#;":
+                continue
+            if line.startswith("export "):
+                line = line[7:].lstrip()
+            key, sep, value = line.partition("=")
+            if not sep:
+                continue
+            key, value = key.strip(), value.strip()
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = re.sub(r'\\(.)', r'\1', value[1:-1])
+            elif len(value) >= 2 and value[0] == value[-1] == "'":
+                value = value[1:-1]
+            env[key] = value
+os.execvpe(args[cut + 1], args[cut + 1:], env)
+`
+
+// Command is a command line that runs argv inside a release: in its project
+// directory, with its venv first on PATH and its environment loaded.
+func Command(l Layout, id, projectDir string, argv ...string) string {
+	rel := l.Release(id)
+	dir := path.Join(rel, projectDir)
+	venvBin := path.Join(rel, ".venv", "bin")
+	loader := []string{"env", "PATH=" + venvBin + ":/usr/local/bin:/usr/bin:/bin", "HOIST_RELEASE=" + id,
+		path.Join(venvBin, "python"), "-c", envLoader, "-" + l.SharedEnv(), l.EnvFile(id), "--"}
+	return remote.Script(`cd "$1" && shift && exec "$@"`, append(append([]string{dir}, loader...), argv...)...)
+}
+
+// Manage is Command for python manage.py.
+func Manage(l Layout, id, projectDir string, args ...string) string {
+	return Command(l, id, projectDir, append([]string{"python", "manage.py"}, args...)...)
+}

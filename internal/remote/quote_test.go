@@ -1,0 +1,42 @@
+package remote
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+func TestQuoteRoundTripsThroughARealShell(t *testing.T) {
+	local := Local{}
+	values := []string{"", "plain", "two words", "it's", `"double"`, "$HOME", "`id`", "a;b&&c|d", "new\nline", "back\\slash", "*", "-n", "ünï"}
+	for _, v := range values {
+		out, err := Output(context.Background(), local, Command("printf", "%s", v))
+		if err != nil {
+			t.Fatalf("%q: %v", v, err)
+		}
+		if out != v {
+			t.Errorf("Quote(%q) came back as %q", v, out)
+		}
+	}
+}
+
+func TestScriptPassesValuesAsParameters(t *testing.T) {
+	out, err := Output(context.Background(), Local{}, Script(`printf '%s|%s' "$1" "$2"`, "a b", "$(id)"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != "a b|$(id)" {
+		t.Fatalf("got %q", out)
+	}
+}
+
+func TestExitErrorCarriesStatusAndStderr(t *testing.T) {
+	_, err := Output(context.Background(), Local{}, Script(`echo doomed >&2; exit 3`))
+	ee, ok := err.(*ExitError)
+	if !ok {
+		t.Fatalf("want *ExitError, got %T %v", err, err)
+	}
+	if ee.Status != 3 || !strings.Contains(ee.Stderr, "doomed") {
+		t.Fatalf("got status %d stderr %q", ee.Status, ee.Stderr)
+	}
+}
