@@ -12,7 +12,9 @@ import (
 	"github.com/hoistdeploy/hoist/internal/cli"
 )
 
-func main() {
+func main() { os.Exit(run()) }
+
+func run() int {
 	// The first Ctrl-C (or SIGTERM) cancels the run, which then undoes what
 	// it started and releases the lock; a second one exits at once.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -29,5 +31,5 @@ func main() {
 		}
 		fmt.Fprintf(os.Stderr, "hoist: %s\n", msg)
 	}
-	os.Exit(cli.ExitCode(err))
+	return cli.ExitCode(err)
 }

@@ -72,40 +72,55 @@ func Install(ctx context.Context, h *remote.Host, s Site) ([]Change, error) {
 	return changes, nil
 }
 
-// enableNginx links the site, retires Debian's welcome page (it would
+// enableNginx links the sites, retires Debian's welcome page (it would
 // claim the default server), validates with nginx -t and reloads. A config
 // nginx rejects is undone, so the running nginx never sees it.
 func (s Site) enableNginx(ctx context.Context, h *remote.Host, changed map[string]bool) ([]Change, error) {
-	avail := "/etc/nginx/sites-available/hoist-" + s.App
-	enabled := "/etc/nginx/sites-enabled/hoist-" + s.App
 	const linkScript = `
 set -e
 out=""
-if [ "$(readlink "$2" 2>/dev/null)" != "$1" ]; then ln -sfn "$1" "$2"; out="linked"; fi
+for site in "$@"; do
+	if [ "$(readlink "/etc/nginx/sites-enabled/$site" 2>/dev/null)" != "/etc/nginx/sites-available/$site" ]; then
+		ln -sfn "/etc/nginx/sites-available/$site" "/etc/nginx/sites-enabled/$site"; out="$out linked:$site"
+	fi
+done
 if [ -e /etc/nginx/sites-enabled/default ]; then rm -f /etc/nginx/sites-enabled/default; out="$out default-removed"; fi
 echo "$out"
 `
-	out, err := remote.Output(ctx, h, h.SudoScript(linkScript, avail, enabled))
+	sites := []string{s.nginxSite()}
+	if len(s.Domains) > 0 {
+		sites = append(sites, catchAllSite)
+	}
+	out, err := remote.Output(ctx, h, h.SudoScript(linkScript, sites...))
 	if err != nil {
 		return nil, fmt.Errorf("enable the nginx site: %w", err)
 	}
 	var changes []Change
-	if strings.Contains(out, "linked") {
-		changes = append(changes, Change{What: enabled + " -> " + avail, Changed: true})
+	for _, word := range strings.Fields(out) {
+		if site, ok := strings.CutPrefix(word, "linked:"); ok {
+			changes = append(changes, Change{What: "enabled nginx site " + site, Changed: true})
+		} else if word == "default-removed" {
+			changes = append(changes, Change{What: "disabled Debian's default nginx site", Changed: true})
+		}
 	}
-	if strings.Contains(out, "default-removed") {
-		changes = append(changes, Change{What: "disabled Debian's default nginx site", Changed: true})
+	anyFile := false
+	for _, site := range sites {
+		anyFile = anyFile || changed[nginxAvailable+site]
 	}
-	if len(changes) == 0 && !changed[avail] {
+	if len(changes) == 0 && !anyFile {
 		// Nothing new, but make sure nginx runs: a fresh host may have it stopped.
-		_, err := remote.Output(ctx, h, h.Sudo("systemctl", "enable", "--now", "nginx"))
+		_, err := remote.Output(ctx, h, h.Sudo("systemctl", "enable", "--now", "--quiet", "nginx"))
 		return nil, err
 	}
 	if _, err := remote.Output(ctx, h, h.Sudo("nginx", "-t")); err != nil {
-		remote.Output(ctx, h, h.SudoScript(restoreFileScript, avail))
-		return changes, fmt.Errorf("nginx -t rejected the new site, so the previous config was put back and nginx was not reloaded: %w", err)
+		for _, site := range sites {
+			if changed[nginxAvailable+site] {
+				remote.Output(ctx, h, h.SudoScript(restoreFileScript, nginxAvailable+site))
+			}
+		}
+		return changes, fmt.Errorf("nginx -t rejected the new config, so the previous one was put back and nginx was not reloaded: %w", err)
 	}
-	if _, err := remote.Output(ctx, h, h.SudoScript(`systemctl enable nginx && if systemctl is-active --quiet nginx; then systemctl reload nginx; else systemctl start nginx; fi`)); err != nil {
+	if _, err := remote.Output(ctx, h, h.SudoScript(`systemctl enable --quiet nginx && if systemctl is-active --quiet nginx; then systemctl reload nginx; else systemctl start nginx; fi`)); err != nil {
 		return changes, fmt.Errorf("reload nginx: %w", err)
 	}
 	return append(changes, Change{What: "nginx reloaded", Changed: true}), nil

@@ -67,7 +67,10 @@ func (s Site) Files() []File {
 	}
 	switch s.Web.Server {
 	case "nginx":
-		files = append(files, File{Path: "/etc/nginx/sites-available/hoist-" + s.App, Content: s.render(nginxSite), Mode: "0644"})
+		if len(s.Domains) > 0 {
+			files = append(files, File{Path: nginxAvailable + catchAllSite, Content: s.render(nginxCatchAll), Mode: "0644"})
+		}
+		files = append(files, File{Path: nginxAvailable + s.nginxSite(), Content: s.render(nginxSite), Mode: "0644"})
 	}
 	return files
 }
@@ -134,20 +137,29 @@ RestartSec=1
 WantedBy=multi-user.target
 `))
 
+const (
+	nginxAvailable = "/etc/nginx/sites-available/"
+	// catchAllSite is shared by every app on the host that names domains.
+	catchAllSite = "hoist-catchall"
+)
+
+func (s Site) nginxSite() string { return "hoist-" + s.App }
+
 // With domains, a catch-all server drops requests for other host names
-// (bots scanning IPs), so Django never logs DisallowedHost for them.
-// Upstream keepalive stays off: nginx opens a new connection per request
-// and so follows live.sock to the new release at once.
-var nginxSite = template.Must(template.New("nginx").Funcs(funcs).Parse(`# Written by hoist setup for {{.App}}; edit hoist.yml and run setup again instead.
-{{- if .Domains}}
+// (bots scanning IPs), so Django never logs DisallowedHost for them. Its
+// content is the same for every app, so apps sharing a host share it.
+var nginxCatchAll = template.Must(template.New("catchall").Parse(`# Written by hoist setup: drops requests for host names no app serves.
 server {
     listen {{.Web.Port}} default_server;
     listen [::]:{{.Web.Port}} default_server;
     server_name _;
     return 444;
 }
-{{- end}}
+`))
 
+// Upstream keepalive stays off: nginx opens a new connection per request
+// and so follows live.sock to the new release at once.
+var nginxSite = template.Must(template.New("nginx").Funcs(funcs).Parse(`# Written by hoist setup for {{.App}}; edit hoist.yml and run setup again instead.
 server {
     listen {{.Web.Port}}{{if not .Domains}} default_server{{end}};
     listen [::]:{{.Web.Port}}{{if not .Domains}} default_server{{end}};
