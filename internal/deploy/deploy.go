@@ -201,9 +201,6 @@ func (d *deployRun) build(ctx context.Context) error {
 			return fmt.Errorf("write environment: %w", err)
 		}
 		spec := release.VenvSpec{Python: c.Python, SystemSitePackages: c.SystemSitePackages, Requirements: c.Requirements, RequirementsData: d.art.Requirements}
-		if c.Requirements != "" {
-			u.Step(h.Name, "build", "virtualenv and pip install -r %s", c.Requirements)
-		}
 		venv, reused, err := release.EnsureVenv(ctx, h, l, d.id, spec)
 		if err != nil {
 			return fmt.Errorf("pip install: %w", err)
@@ -211,7 +208,7 @@ func (d *deployRun) build(ctx context.Context) error {
 		if reused {
 			u.Step(h.Name, "build", "requirements unchanged: reusing virtualenv %s", venv)
 		} else {
-			u.Step(h.Name, "build", "built virtualenv %s", venv)
+			u.Step(h.Name, "build", "built virtualenv %s (pip install -r %s)", venv, c.Requirements)
 		}
 		settings, err := django.ReadSettings(ctx, h, l, d.id, c.ProjectDir)
 		if err != nil {
@@ -319,7 +316,7 @@ func (d *deployRun) cutOver(ctx context.Context) error {
 		return nil
 	})
 	if err == nil {
-		d.t.UI.Info("all %d hosts now serve %s", len(d.t.Hosts), d.id)
+		d.t.UI.Info("every host now serves %s", d.id)
 	}
 	return err
 }

@@ -1,0 +1,33 @@
+#!/bin/bash
+# Installs what hoist's demo and tests need on a Debian machine and starts a
+# Docker engine. Sourced by demo.sh and test.sh; safe to run again.
+set -euo pipefail
+
+need=()
+command -v git >/dev/null || need+=(git)
+command -v dockerd >/dev/null || need+=(docker.io)
+command -v debootstrap >/dev/null || need+=(debootstrap)
+command -v wrk >/dev/null || need+=(wrk)
+command -v curl >/dev/null || need+=(curl)
+command -v ssh >/dev/null || need+=(openssh-client)
+if ((${#need[@]})); then
+	echo "installing: ${need[*]}"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+if ! command -v go >/dev/null; then
+	if [ -x /usr/local/go/bin/go ]; then
+		export PATH=$PATH:/usr/local/go/bin
+	else
+		echo "hoist is written in Go: install Go 1.24 or newer (https://go.dev/dl) and run this again" >&2
+		exit 1
+	fi
+fi
+# The fleet's test servers are containers with systemd inside; the engine
+# runs without touching the machine's firewall.
+if ! docker info >/dev/null 2>&1; then
+	echo "starting dockerd"
+	(dockerd --iptables=false >/var/log/hoist-dockerd.log 2>&1 &)
+	for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+	docker info >/dev/null 2>&1 || { echo "dockerd did not start; see /var/log/hoist-dockerd.log" >&2; exit 1; }
+fi

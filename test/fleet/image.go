@@ -1,0 +1,214 @@
+package fleet
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// The image recipe is embedded so its hash (the image tag) does not depend on
+// the working directory of whichever test binary asks for the image.
+//
+//go:embed image
+var recipe embed.FS
+
+// ImageRepo is the docker repository of host images; the tag is ImageTag().
+const ImageRepo = "hoist-fleet"
+
+// ImageTag hashes every file of the recipe (names and contents): the image is
+// rebuilt exactly when the recipe changes.
+func ImageTag() string {
+	var names []string
+	_ = fs.WalkDir(recipe, "image", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			names = append(names, p)
+		}
+		return err
+	})
+	sort.Strings(names)
+	h := sha256.New()
+	for _, n := range names {
+		b, _ := recipe.ReadFile(n)
+		fmt.Fprintf(h, "%s\x00%d\x00", n, len(b))
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:12]
+}
+
+// Image is the full reference of the host image for the current recipe.
+func Image() string { return ImageRepo + ":" + ImageTag() }
+
+// cacheDir holds the build lock, build logs and the .deb cache.
+func cacheDir() string {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		d = os.TempDir()
+	}
+	d = filepath.Join(d, "hoist-fleet")
+	_ = os.MkdirAll(d, 0o755)
+	return d
+}
+
+// EnsureEngine makes sure a Docker engine answers. On our machines none runs
+// at first, so it starts `dockerd --iptables=false` (iptables cannot be used
+// here) in the background, detached from this process, and waits for it.
+func EnsureEngine(ctx context.Context) error {
+	if dockerUp(ctx) {
+		return nil
+	}
+	logf, err := os.OpenFile(filepath.Join(cacheDir(), "dockerd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	cmd := exec.Command("dockerd", "--iptables=false")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// Its own session: the engine must outlive the test binary that started it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start dockerd: %w", err)
+	}
+	go cmd.Wait() // reap it if it exits while we are alive
+	deadline := time.Now().Add(60 * time.Second)
+	for !dockerUp(ctx) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("dockerd did not become ready in 60s; see %s", logf.Name())
+		}
+		if err := sleep(ctx, 500*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func dockerUp(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return exec.CommandContext(ctx, "docker", "info").Run() == nil
+}
+
+// EnsureImage returns the host image for the current recipe, building it if
+// missing. A flock serialises builds across concurrent test binaries
+// (`go test ./...` runs packages in parallel): the second one waits, then
+// finds the image there.
+func EnsureImage(ctx context.Context) (string, error) {
+	img := Image()
+	if imageExists(ctx, img) {
+		return img, nil
+	}
+	lock, err := os.OpenFile(filepath.Join(cacheDir(), "build.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return "", err
+	}
+	defer lock.Close() // closing releases the flock
+	if err := flock(ctx, lock); err != nil {
+		return "", err
+	}
+	if imageExists(ctx, img) {
+		return img, nil
+	}
+
+	// Write the embedded recipe to disk for bash to run.
+	dir, err := os.MkdirTemp("", "hoist-fleet-recipe")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dir)
+	err = fs.WalkDir(recipe, "image", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := recipe.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, filepath.Base(p)), b, 0o755)
+	})
+	if err != nil {
+		return "", err
+	}
+	logPath := filepath.Join(cacheDir(), "build-"+ImageTag()+".log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return "", err
+	}
+	defer logf.Close()
+	cmd := exec.CommandContext(ctx, "bash", filepath.Join(dir, "build-image.sh"), img)
+	cmd.Env = append(os.Environ(),
+		"HOIST_FLEET_DEB_CACHE="+filepath.Join(cacheDir(), "debs"),
+		"HOIST_FLEET_ROOTFS="+filepath.Join(cacheDir(), "rootfs"))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// On cancel, kill debootstrap and all, not just bash: a lone orphan would
+	// go on writing into the rootfs the next build clears.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("building %s failed (%v); log %s:\n%s", img, err, logPath, tail(logPath, 30))
+	}
+	removeOldImages(ctx)
+	return img, nil
+}
+
+// removeOldImages drops images of earlier recipes (600+ MB each). One still
+// used by a container stays: docker refuses, and we ignore that.
+func removeOldImages(ctx context.Context) {
+	out, err := docker(ctx, "images", ImageRepo, "--format", "{{.Repository}}:{{.Tag}}")
+	if err != nil {
+		return
+	}
+	for _, img := range strings.Fields(out) {
+		if img != Image() {
+			_, _ = docker(ctx, "rmi", img)
+		}
+	}
+}
+
+func imageExists(ctx context.Context, img string) bool {
+	return exec.CommandContext(ctx, "docker", "image", "inspect", img).Run() == nil
+}
+
+// flock waits for an exclusive lock on f, giving up when ctx is done.
+func flock(ctx context.Context, f *os.File) error {
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			return err
+		}
+		if err := sleep(ctx, time.Second); err != nil {
+			return fmt.Errorf("waiting for image build lock: %w", err)
+		}
+	}
+}
+
+func tail(path string, n int) string {
+	b, _ := os.ReadFile(path)
+	lines := bytes.Split(bytes.TrimRight(b, "\n"), []byte("\n"))
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.TrimSpace(string(bytes.Join(lines, []byte("\n"))))
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}

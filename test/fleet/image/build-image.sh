@@ -1,0 +1,114 @@
+#!/bin/bash
+# Builds the hoist test fleet's host image: a minimal Debian bookworm with
+# systemd as PID 1, sshd, nginx, caddy, python3/Django/gunicorn and PostgreSQL,
+# all from Debian (no registry can be pulled from on our machines).
+#
+# Usage: build-image.sh IMAGE[:TAG]
+# The Go package test/fleet calls this with a tag that hashes every file in
+# this directory, so edit anything here and the image is rebuilt.
+#
+# Env: HOIST_FLEET_DEB_CACHE=DIR  keep downloaded .debs there (faster rebuilds)
+#      HOIST_FLEET_ROOTFS=DIR     build the root filesystem there (default: a temp dir)
+#      HOIST_FLEET_MIRROR=URL     Debian mirror (debootstrap's default otherwise)
+set -euo pipefail
+export LC_ALL=C.UTF-8 # for the chroot's tools; the host's locale may not exist there
+
+image=${1:?usage: build-image.sh IMAGE[:TAG]}
+here=$(cd "$(dirname "$0")" && pwd)
+
+packages=(
+	systemd systemd-sysv dbus
+	openssh-server sudo
+	nginx caddy
+	# libjs-jquery: python3-django recommends it (apt installs recommends on a
+	# real server) and the admin's static files link to it.
+	python3 python3-venv python3-django libjs-jquery gunicorn python3-psycopg2
+	postgresql
+	ca-certificates iproute2 procps curl less
+)
+
+# Not /tmp on a tmpfs: debootstrap needs device nodes and suid to work.
+# HOIST_FLEET_ROOTFS is a fixed directory (the Go side holds a lock on it):
+# whatever a killed build left there is cleared first.
+root=${HOIST_FLEET_ROOTFS:-$(mktemp -d "${TMPDIR:-/var/tmp}/hoist-fleet-rootfs.XXXXXX")}
+cleanup() {
+	# debootstrap may leave /proc and /sys mounted if it dies half-way.
+	umount -R "$root/proc" "$root/sys" "$root/dev/pts" 2>/dev/null || true
+	rm -rf --one-file-system "$root"
+}
+cleanup
+trap cleanup EXIT
+# mktemp makes it 0700: that would become the image's / and lock out every
+# user but root (postgres's initdb, for one).
+mkdir -p "$root"
+chmod 0755 "$root"
+
+opts=(--variant=minbase "--include=$(IFS=,; echo "${packages[*]}")")
+if [ -n "${HOIST_FLEET_DEB_CACHE:-}" ]; then
+	mkdir -p "$HOIST_FLEET_DEB_CACHE"
+	opts+=("--cache-dir=$(cd "$HOIST_FLEET_DEB_CACHE" && pwd)")
+fi
+echo ">>> debootstrap ${opts[*]} bookworm $root"
+debootstrap "${opts[@]}" bookworm "$root" ${HOIST_FLEET_MIRROR:-}
+
+in_root() { chroot "$root" "$@"; }
+
+echo ">>> configuring"
+# Users: deploy is what hoist logs in as (passwordless sudo, as on a typical
+# server); nosudo exists for the "sudo is missing" error path.
+in_root useradd --create-home --uid 1000 --shell /bin/bash deploy
+in_root useradd --create-home --uid 1001 --shell /bin/bash nosudo
+echo 'deploy ALL=(ALL) NOPASSWD:ALL' >"$root/etc/sudoers.d/deploy"
+chmod 0440 "$root/etc/sudoers.d/deploy"
+for u in deploy nosudo; do
+	install -d -m 0700 "$root/home/$u/.ssh"
+	install -m 0600 /dev/null "$root/home/$u/.ssh/authorized_keys"
+	in_root chown -R "$u:$u" "/home/$u/.ssh"
+done
+# No password for root, and none can be used to log in (locked).
+in_root usermod -p '*' root
+
+# SSH: no host keys in the image; each container makes its own at boot.
+rm -f "$root"/etc/ssh/ssh_host_*
+install -m 0644 "$here/sshd.conf" "$root/etc/ssh/sshd_config.d/hoist-fleet.conf"
+install -m 0644 "$here/ssh-hostkeys.service" "$root/etc/systemd/system/ssh-hostkeys.service"
+in_root systemctl enable ssh-hostkeys.service ssh.service
+
+# PostgreSQL and caddy are installed everywhere but started only where a test
+# wants them: caddy's default site would fight nginx for port 80, and only the
+# "db" host runs PostgreSQL. nginx keeps Debian's default site, as a fresh
+# server has it.
+in_root systemctl disable postgresql.service caddy.service
+in_root systemctl enable nginx.service
+pgconf=$(echo "$root"/etc/postgresql/*/main)
+sed -i "s/^#\?listen_addresses = .*/listen_addresses = '*'/" "$pgconf/postgresql.conf"
+echo 'host all all 0.0.0.0/0 scram-sha-256' >>"$pgconf/pg_hba.conf"
+
+# Units that make no sense in a container and would only fail or wait.
+in_root systemctl mask \
+	getty@tty1.service serial-getty@.service console-getty.service \
+	systemd-remount-fs.service systemd-udevd.service systemd-udev-trigger.service \
+	systemd-modules-load.service sys-kernel-debug.mount sys-kernel-tracing.mount \
+	systemd-firstboot.service
+
+# An empty machine-id makes systemd generate a fresh one per container.
+: >"$root/etc/machine-id"
+rm -f "$root/var/lib/dbus/machine-id"
+# Docker provides these at run time.
+: >"$root/etc/resolv.conf"
+echo localhost >"$root/etc/hostname"
+
+# Smaller image: no apt caches or lists (the fleet has no internet anyway), no docs.
+in_root apt-get clean
+rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin \
+	"$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/info/* \
+	"$root"/var/log/*.log "$root"/var/log/apt/* "$root"/tmp/* "$root"/var/tmp/*
+
+echo ">>> importing as $image"
+# (docker 20.10's import refuses STOPSIGNAL: the fleet passes --stop-signal.)
+tar --numeric-owner --xattrs -C "$root" -c . | docker import \
+	--change 'ENV container=docker' \
+	--change 'CMD ["/lib/systemd/systemd"]' \
+	--message "hoist test fleet host (build-image.sh)" \
+	- "$image"
+echo ">>> built $image"
