@@ -26,11 +26,12 @@ type Options struct {
 
 // FailedError is a deploy that stopped. Live says what serves now.
 type FailedError struct {
-	Err  error
-	Live string // what every host serves after the failure
+	Err     error
+	Summary string // where it failed, with the cause
+	Live    string // what every host serves after the failure
 }
 
-func (e *FailedError) Error() string { return e.Err.Error() + "\n" + e.Live }
+func (e *FailedError) Error() string { return e.Summary + "\n" + e.Live }
 func (e *FailedError) Unwrap() error { return e.Err }
 
 // deployRun is the state of one deploy across the stage.
@@ -455,8 +456,12 @@ func (d *deployRun) fail(ctx, runCtx context.Context, cause error) error {
 	if len(problems) > 0 {
 		live = "clean-up had problems, check the hosts with hoist releases " + t.Stage.Name + ":\n" + indent(strings.Join(problems, "\n"))
 	}
-	if step != "" {
-		cause = fmt.Errorf("deploy failed at step %q on %s:\n%s", step, strings.Join(hosts, ", "), indent(cause.Error()))
+	summary := cause.Error()
+	switch {
+	case result == "interrupted":
+		summary = fmt.Sprintf("deploy interrupted during step %q", step)
+	case step != "":
+		summary = fmt.Sprintf("deploy failed at step %q on %s:\n%s", step, strings.Join(hosts, ", "), indent(summary))
 	}
-	return &FailedError{Err: cause, Live: live}
+	return &FailedError{Err: cause, Summary: summary, Live: live}
 }

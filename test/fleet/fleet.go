@@ -229,7 +229,9 @@ func sweepOrphans(ctx context.Context) {
 }
 
 // Env is the environment to run the hoist binary in: HOME is the fleet's, and
-// no ssh-agent, so only the fleet's key is offered.
+// no ssh-agent, so only the fleet's key is offered. Beware: the OpenSSH
+// client ignores $HOME (it reads ~/.ssh from the passwd entry), so a real
+// `ssh` needs `-F f.SSHConfig()`; Go code that reads $HOME/.ssh is fine.
 func (f *Fleet) Env() []string {
 	var env []string
 	for _, kv := range os.Environ() {
@@ -288,7 +290,8 @@ func (h *Host) Stop(ctx context.Context) error {
 // Start starts a stopped host and waits for sshd. Docker may publish other
 // ports and give another IP this time: they are re-read and the fleet's ssh
 // config and known_hosts rewritten. The recorded host key is kept, so a key
-// changed by RegenerateHostKey stays "changed".
+// changed by RegenerateHostKey stays "changed". If h is the DB host, a new IP
+// also changes DatabaseURL.
 func (h *Host) Start(ctx context.Context) error {
 	if _, err := docker(ctx, "start", h.Container); err != nil {
 		return err
