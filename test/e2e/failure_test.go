@@ -214,3 +214,20 @@ func TestCtrlCReleasesTheLockAndKeepsTheLiveRelease(t *testing.T) {
 		t.Errorf("history should record the interruption: %s", hist)
 	}
 }
+
+func TestSetupWithoutSudoSaysHow(t *testing.T) {
+	skipShort(t)
+	a := newApp(t, shared, "notes", "nosudo", notesYML("nosudo.test", "[nosudo@web3]", "      DATABASE_URL: \"sqlite:////srv/nosudo/shared/db.sqlite3\""))
+	out, code := a.hoist("setup", "prod")
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	for _, w := range []string{"nosudo@web3", "setup", "cannot run sudo without a password", "NOPASSWD"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q", w)
+		}
+	}
+	if got := sh(t, shared.Hosts[2], "test -e /srv/nosudo && echo exists || echo absent"); got != "absent" {
+		t.Errorf("setup without sudo created /srv/nosudo")
+	}
+}
