@@ -11,7 +11,10 @@ import (
 	"github.com/hoistdeploy/hoist/internal/deploy"
 )
 
-type deployOptions struct{ Ref string }
+type deployOptions struct {
+	Ref   string
+	Batch int
+}
 
 func newDeployCmd(g *globalOptions) *cobra.Command {
 	opts := &deployOptions{}
@@ -23,7 +26,9 @@ changes are reported and left out), ships it once to each host, and builds a
 release there: shared files linked, a virtualenv reused when requirements
 did not change, collectstatic. Migrations run once, on the primary host.
 The new release starts beside the old one and must pass its health check on
-every web host before any host switches; then every host switches together.
+every web host before any host switches; then every host switches together
+(or --batch N at a time) and is checked again through its web server. If
+any host fails, every host switched goes back.
 
 If anything fails before the switch, the live release keeps serving on every
 host, the new release is removed and the lock is released.`,
@@ -35,6 +40,7 @@ host, the new release is removed and the lock is released.`,
 		},
 	}
 	cmd.Flags().StringVar(&opts.Ref, "ref", "", "the git branch, tag or commit to deploy (default: the stage's ref, else HEAD)")
+	cmd.Flags().IntVar(&opts.Batch, "batch", 0, "switch N hosts at a time, checking each batch through its web server (default: all at once)")
 	return cmd
 }
 
@@ -62,7 +68,7 @@ func runDeploy(ctx context.Context, g *globalOptions, stage string, opts *deploy
 	for _, v := range secrets {
 		t.UI.AddSecrets(v)
 	}
-	if err := t.Deploy(ctx, deploy.Options{Ref: opts.Ref, Command: commandLine(), Secrets: secrets}); err != nil {
+	if err := t.Deploy(ctx, deploy.Options{Ref: opts.Ref, Batch: opts.Batch, Command: commandLine(), Secrets: secrets}); err != nil {
 		return redacted(t.UI.Redact, err)
 	}
 	t.UI.Result("deployed %s to %s in %.1fs", stage, hostsList(t), time.Since(start).Seconds())

@@ -10,7 +10,8 @@ import (
 )
 
 func newRollbackCmd(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
+	var batch int
+	cmd := &cobra.Command{
 		Use:   "rollback STAGE [RELEASE]",
 		Short: "Switch every host back to the previous (or named) release",
 		Long: `rollback switches every host of STAGE back to the previous good release, or
@@ -28,16 +29,18 @@ seconds. A second rollback goes one release further back.`,
 					return &UsageError{fmt.Errorf("%q is not a release id; hoist releases %s lists them", target, args[0])}
 				}
 			}
-			return runRollback(cmd.Context(), g, args[0], target)
+			return runRollback(cmd.Context(), g, args[0], target, batch)
 		},
 	}
+	cmd.Flags().IntVar(&batch, "batch", 0, "switch N hosts at a time (default: all at once)")
+	return cmd
 }
 
-func runRollback(ctx context.Context, g *globalOptions, stage, target string) error {
+func runRollback(ctx context.Context, g *globalOptions, stage, target string, batch int) error {
 	t, err := g.open(ctx, stage)
 	if err != nil {
 		return err
 	}
 	defer t.Close()
-	return t.Rollback(ctx, target, commandLine())
+	return t.Rollback(ctx, target, batch, commandLine())
 }

@@ -293,6 +293,7 @@ func (d *decoder) checkShared(c *Config) {
 
 func (d *decoder) checkWeb(w *Web) {
 	d.oneOf("web.server", &w.Server, "nginx", "caddy", "none")
+	d.oneOf("web.tls", &w.TLS, "auto", "internal", "off")
 	d.checkDomains("web.domains", w.Domains)
 	d.number("web.port", &w.Port, 80, 1, 65535, "")
 	for _, u := range []struct {

@@ -40,6 +40,7 @@ type Web struct {
 	StaticURL   string   `yaml:"static_url"`    // default /static/
 	MediaURL    string   `yaml:"media_url"`     // default /media/
 	MaxBodySize string   `yaml:"max_body_size"` // default 10m
+	TLS         string   `yaml:"tls"`           // caddy only: auto (default, ACME) | internal (Caddy's own CA) | off
 }
 
 // Gunicorn is how each release's app server runs.

@@ -89,7 +89,7 @@ func TestParseFull(t *testing.T) {
 		SharedDirs:         []string{"media"},
 		KeepReleases:       3,
 		Web: Web{Server: "caddy", Domains: []string{"notes.example.com", "www.notes.example.com"}, Port: 8080,
-			StaticURL: "/s/", MediaURL: "/m/", MaxBodySize: "20m"},
+			StaticURL: "/s/", MediaURL: "/m/", MaxBodySize: "20m", TLS: "auto"},
 		Gunicorn: Gunicorn{Workers: 4, Timeout: 60, GracefulTimeout: 20, Args: []string{"--max-requests", "1000"}},
 		Health:   Health{Path: "/health/", Status: 204, Contains: "ok", Host: "notes.example.com", Timeout: 2 * time.Second, Retries: 3},
 		Stages: []*Stage{
@@ -141,7 +141,7 @@ func TestParseDefaults(t *testing.T) {
 		Settings:     "notes.settings",
 		WSGI:         "notes.wsgi:application",
 		KeepReleases: 5,
-		Web:          Web{Server: "nginx", Port: 80, StaticURL: "/static/", MediaURL: "/media/", MaxBodySize: "10m"},
+		Web:          Web{Server: "nginx", Port: 80, StaticURL: "/static/", MediaURL: "/media/", MaxBodySize: "10m", TLS: "auto"},
 		Gunicorn:     Gunicorn{Workers: 2, Timeout: 30, GracefulTimeout: 30},
 		Health:       Health{Path: "/", Status: 200, Timeout: 5 * time.Second, Retries: 10},
 		Stages:       []*Stage{{Name: "production", Hosts: []*Host{{Address: "deploy@example.com", Roles: []string{"web"}}}, Ref: "HEAD"}},

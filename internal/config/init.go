@@ -230,6 +230,7 @@ secrets: [DJANGO_SECRET_KEY]
 #   static_url: /static/  # your STATIC_URL
 #   media_url: /media/    # your MEDIA_URL
 #   max_body_size: 10m    # largest request body, for uploads
+#   tls: auto             # caddy only: auto (Let's Encrypt), internal (Caddy's own CA), off
 
 # How gunicorn runs the app.
 # gunicorn:

@@ -20,6 +20,7 @@ import (
 // Options are the choices of one deploy.
 type Options struct {
 	Ref     string // what to deploy; default the stage's ref, else HEAD
+	Batch   int    // switch this many hosts at a time, checking each batch; 0 for all at once
 	Command string // the command line, for the lock
 	Secrets map[string]string
 }
@@ -44,8 +45,10 @@ type deployRun struct {
 	mu       sync.Mutex
 	previous map[*remote.Host]string // what was live on each host before
 	settings django.Settings         // read on the primary
-	started  []*remote.Host          // hosts where the new instance was started
-	switched []*remote.Host          // hosts cut over to the new release
+	batch    int                     // hosts switched at a time; 0 for all
+	// hostHeader is the Host header of health checks.
+	hostHeader string
+	touched    []*remote.Host // hosts the cut-over began to switch
 }
 
 // Deploy builds the commit into a new release on every host, migrates once,
@@ -60,7 +63,7 @@ func (t *Target) Deploy(ctx context.Context, opts Options) (err error) {
 	if ref == "" {
 		ref = "HEAD"
 	}
-	d := &deployRun{t: t, opts: opts, start: time.Now(), previous: map[*remote.Host]string{}}
+	d := &deployRun{t: t, opts: opts, start: time.Now(), previous: map[*remote.Host]string{}, batch: opts.Batch}
 
 	art, err := BuildArtifact(ctx, c.Dir, ref, c.Requirements)
 	if err != nil {
@@ -274,52 +277,85 @@ func (d *deployRun) migrate(ctx context.Context) error {
 	return nil
 }
 
+// healthHost is the Host header of health checks: health.host, else the
+// first domain, else a name Django's ALLOWED_HOSTS accepts.
+func (t *Target) healthHost(s django.Settings) string {
+	if h := t.Config.Health.Host; h != "" {
+		return h
+	}
+	if domains := t.Config.Domains(t.Stage); len(domains) > 0 {
+		return domains[0]
+	}
+	return s.HealthHost()
+}
+
 // startInstances starts the new release beside the old on every web host
 // and waits until each answers its health check on its own socket.
 func (d *deployRun) startInstances(ctx context.Context) error {
 	hc := d.t.Config.Health
-	hostHeader := hc.Host
-	if hostHeader == "" {
-		if domains := d.t.Config.Domains(d.t.Stage); len(domains) > 0 {
-			hostHeader = domains[0]
-		} else {
-			hostHeader = d.settings.HealthHost()
-		}
-	}
+	d.hostHeader = d.t.healthHost(d.settings)
 	return Each(ctx, d.t.Web(), "health", func(ctx context.Context, h *remote.Host) error {
 		site := d.t.Site(h)
-		d.mu.Lock()
-		d.started = append(d.started, h)
-		d.mu.Unlock()
 		if err := serve.Start(ctx, h, site, d.id); err != nil {
 			return fmt.Errorf("start %s: %w\n%s", site.Instance(d.id), err, serve.Journal(ctx, h, site, d.id, 20))
 		}
-		if err := serve.Check(ctx, h, site, d.id, hc, hostHeader, "http"); err != nil {
+		if err := serve.Check(ctx, h, site, d.id, hc, d.hostHeader); err != nil {
 			return err
 		}
-		d.t.UI.Step(h.Name, "health", "GET %s (Host: %s) answered %d", hc.Path, hostHeader, hc.Status)
+		d.t.UI.Step(h.Name, "health", "GET %s (Host: %s) answered %d", hc.Path, d.hostHeader, hc.Status)
 		return nil
 	})
 }
 
-// cutOver switches every host to the new release. If any host fails, the
-// hosts already switched go back, so all hosts serve one release. The
+// cutOver switches the hosts to the new release, all at once or in
+// batches, and checks each through its web server. If any host fails, the
+// caller reverts every host touched, so all hosts serve one release. The
 // switch is short and must not be left half done, so it ignores Ctrl-C.
 func (d *deployRun) cutOver(ctx context.Context) error {
 	ctx = context.WithoutCancel(ctx)
-	err := Each(ctx, d.t.Hosts, "switch", func(ctx context.Context, h *remote.Host) error {
-		if err := release.Switch(ctx, h, d.t.Layout, d.id); err != nil {
+	hosts := d.t.Hosts
+	size := d.batch
+	if size <= 0 || size > len(hosts) {
+		size = len(hosts)
+	}
+	for start := 0; start < len(hosts); start += size {
+		batch := hosts[start:min(start+size, len(hosts))]
+		d.mu.Lock()
+		d.touched = append(d.touched, batch...)
+		d.mu.Unlock()
+		err := Each(ctx, batch, "switch", func(ctx context.Context, h *remote.Host) error {
+			if err := release.Switch(ctx, h, d.t.Layout, d.id); err != nil {
+				return err
+			}
+			if d.t.isWeb(h) {
+				return serve.CheckPublic(ctx, h, d.t.Site(h), d.id, d.t.Config.Health, d.hostHeader)
+			}
+			return nil
+		})
+		if err != nil {
 			return err
 		}
-		d.mu.Lock()
-		d.switched = append(d.switched, h)
-		d.mu.Unlock()
+		if size < len(hosts) {
+			d.t.UI.Info("switched %d of %d hosts", min(start+size, len(hosts)), len(hosts))
+		}
+	}
+	d.t.UI.Info("every host now serves %s", d.id)
+	return nil
+}
+
+// revert puts every host the cut-over touched back on its previous release.
+func (d *deployRun) revert(ctx context.Context) error {
+	return Each(ctx, d.touched, "revert", func(ctx context.Context, h *remote.Host) error {
+		prev := d.previous[h]
+		if prev == "" {
+			return errors.New("no earlier release to go back to")
+		}
+		if err := release.Switch(ctx, h, d.t.Layout, prev); err != nil {
+			return err
+		}
+		d.t.UI.Step(h.Name, "revert", "switched back to %s", prev)
 		return nil
 	})
-	if err == nil {
-		d.t.UI.Info("every host now serves %s", d.id)
-	}
-	return err
 }
 
 // finish stops the old instances once their sockets have drained, records
@@ -417,21 +453,8 @@ func (d *deployRun) fail(ctx, runCtx context.Context, cause error) error {
 		t.UI.Warn("interrupted: undoing the deploy (press Ctrl-C again to abandon the clean-up)")
 	}
 	var problems []string
-	if len(d.switched) > 0 {
-		err := Each(ctx, d.switched, "revert", func(ctx context.Context, h *remote.Host) error {
-			prev := d.previous[h]
-			if prev == "" {
-				return errors.New("no earlier release to go back to")
-			}
-			if err := release.Switch(ctx, h, t.Layout, prev); err != nil {
-				return err
-			}
-			t.UI.Step(h.Name, "revert", "switched back to %s", prev)
-			return nil
-		})
-		if err != nil {
-			problems = append(problems, err.Error())
-		}
+	if err := d.revert(ctx); err != nil {
+		problems = append(problems, err.Error())
 	}
 	err := Each(ctx, t.Hosts, "clean-up", func(ctx context.Context, h *remote.Host) error {
 		if t.isWeb(h) {

@@ -15,7 +15,7 @@ import (
 
 // Rollback switches every host back to an earlier release that is still on
 // disk: the previous good one, or the one named. Nothing is rebuilt.
-func (t *Target) Rollback(ctx context.Context, target, command string) (err error) {
+func (t *Target) Rollback(ctx context.Context, target string, batch int, command string) (err error) {
 	start := time.Now()
 	lock, err := t.TakeLock(ctx, command)
 	if err != nil {
@@ -73,23 +73,20 @@ func (t *Target) Rollback(ctx context.Context, target, command string) (err erro
 
 	// Start the old release beside the live one and check it, exactly as a
 	// deploy checks a new release.
-	hostHeader := t.Config.Health.Host
-	if hostHeader == "" && len(t.Config.Domains(t.Stage)) > 0 {
-		hostHeader = t.Config.Domains(t.Stage)[0]
+	s, err := django.ReadSettings(ctx, t.Primary, t.Layout, target, t.Config.ProjectDir)
+	if err != nil {
+		return &StepError{Host: t.Primary.Name, Step: "inspect", Err: err}
 	}
-	if hostHeader == "" {
-		s, err := django.ReadSettings(ctx, t.Primary, t.Layout, target, t.Config.ProjectDir)
-		if err != nil {
-			return &StepError{Host: t.Primary.Name, Step: "inspect", Err: err}
-		}
-		hostHeader = s.HealthHost()
+	d := &deployRun{t: t, id: target, previous: map[*remote.Host]string{}, hostHeader: t.healthHost(s), batch: batch}
+	for _, h := range t.Hosts {
+		d.previous[h] = live
 	}
 	if err := Each(ctx, t.Web(), "health", func(ctx context.Context, h *remote.Host) error {
 		site := t.Site(h)
 		if err := serve.Start(ctx, h, site, target); err != nil {
 			return err
 		}
-		return serve.Check(ctx, h, site, target, t.Config.Health, hostHeader, "http")
+		return serve.Check(ctx, h, site, target, t.Config.Health, d.hostHeader)
 	}); err != nil {
 		Each(context.WithoutCancel(ctx), t.Web(), "clean-up", func(ctx context.Context, h *remote.Host) error {
 			return serve.Stop(ctx, h, t.Site(h), target)
@@ -97,15 +94,11 @@ func (t *Target) Rollback(ctx context.Context, target, command string) (err erro
 		return fmt.Errorf("%w\n%s still serves on every host", err, live)
 	}
 
-	d := &deployRun{t: t, id: target, previous: map[*remote.Host]string{}}
-	for _, h := range t.Hosts {
-		d.previous[h] = live
-	}
 	if err := d.cutOver(ctx); err != nil {
-		revert := Each(context.WithoutCancel(ctx), d.switched, "revert", func(ctx context.Context, h *remote.Host) error {
-			return release.Switch(ctx, h, t.Layout, live)
-		})
-		return errors.Join(err, revert)
+		if rerr := d.revert(context.WithoutCancel(ctx)); rerr != nil {
+			return fmt.Errorf("%w\nand switching back failed too, check with hoist releases %s:\n%v", err, t.Stage.Name, rerr)
+		}
+		return fmt.Errorf("%w\nevery host was switched back: %s still serves", err, live)
 	}
 
 	time.Sleep(serve.DrainTime)

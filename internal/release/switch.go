@@ -11,11 +11,17 @@ import (
 // at the release's socket. Each link is made under a temporary name and
 // renamed over the old one: rename(2) is atomic, so every request sees
 // either the old release or the new, never neither.
+// A link already right is left alone, so switching back after a partial
+// switch only touches what changed.
 const switchScript = `
 set -e
 cd "$1"
-ln -sfn "releases/$2" .current.tmp && mv -Tf .current.tmp current
-ln -sfn "$2.sock" run/.live.sock.tmp && mv -Tf run/.live.sock.tmp run/live.sock
+if [ "$(readlink current)" != "releases/$2" ]; then
+	ln -sfn "releases/$2" .current.tmp && mv -Tf .current.tmp current
+fi
+if [ "$(readlink run/live.sock)" != "$2.sock" ]; then
+	ln -sfn "$2.sock" run/.live.sock.tmp && mv -Tf run/.live.sock.tmp run/live.sock
+fi
 `
 
 // Switch makes id the live release.

@@ -12,17 +12,25 @@ import (
 	"github.com/hoistdeploy/hoist/internal/remote"
 )
 
-// probeScript sends one HTTP request to a unix socket, the way the web
-// server will, and reports what came back as JSON. Python is on every host
-// already; curl may not be.
+// probeScript sends one HTTP request to an endpoint on the host (a
+// release's unix socket, or the web server) and reports what came back as
+// JSON. Python is on every host already; curl may not be.
 const probeScript = `
-import json, socket, sys
-sock, path, host, proto, timeout = sys.argv[1:6]
+import json, socket, ssl, sys
+endpoint, path, host, proto, timeout = sys.argv[1:6]
 out = {"status": 0, "body": "", "error": ""}
 try:
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(float(timeout))
-    s.connect(sock)
+    if endpoint.startswith("unix:"):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(float(timeout))
+        s.connect(endpoint[5:])
+    else:
+        scheme, _, addr = endpoint.partition("://")
+        ip, _, port = addr.rpartition(":")
+        s = socket.create_connection((ip, int(port)), float(timeout))
+        if scheme == "https":
+            # The certificate is the web server's business; this checks the app behind it.
+            s = ssl._create_unverified_context().wrap_socket(s, server_hostname=host)
     s.sendall(("GET %s HTTP/1.0\r\nHost: %s\r\nX-Forwarded-Proto: %s\r\nX-Forwarded-For: 127.0.0.1\r\nUser-Agent: hoist-health\r\n\r\n" % (path, host, proto)).encode())
     data = b""
     while len(data) < 65536:
@@ -52,6 +60,7 @@ type CheckError struct {
 	Journal string // the service's last log lines
 	Want    config.Health
 	HostHdr string
+	Via     string // where the request went
 }
 
 func (e *CheckError) Error() string {
@@ -60,9 +69,9 @@ func (e *CheckError) Error() string {
 	case e.Crashed:
 		b.WriteString("the new release's gunicorn exited instead of serving")
 	case e.Last.Error != "":
-		fmt.Fprintf(&b, "GET %s (Host: %s) failed: %s", e.Want.Path, e.HostHdr, e.Last.Error)
+		fmt.Fprintf(&b, "GET %s (Host: %s) via %s failed: %s", e.Want.Path, e.HostHdr, e.Via, e.Last.Error)
 	case e.Last.Status != e.Want.Status:
-		fmt.Fprintf(&b, "GET %s (Host: %s) answered %d, want %d", e.Want.Path, e.HostHdr, e.Last.Status, e.Want.Status)
+		fmt.Fprintf(&b, "GET %s (Host: %s) via %s answered %d, want %d", e.Want.Path, e.HostHdr, e.Via, e.Last.Status, e.Want.Status)
 		if e.Last.Status == 400 {
 			b.WriteString(" (Django answers 400 to a Host header not in ALLOWED_HOSTS: set health.host or fix DJANGO_ALLOWED_HOSTS)")
 		}
@@ -84,8 +93,30 @@ func (e *CheckError) Error() string {
 // Check waits until the release's own socket answers the health check, or
 // gives up after the configured retries. It talks to the socket directly,
 // so a release is judged before any user can reach it.
-func Check(ctx context.Context, h *remote.Host, s Site, id string, hc config.Health, hostHeader, proto string) error {
-	cmd := remote.Command(s.Python, "-c", probeScript, s.layout().Socket(id), hc.Path, hostHeader, proto,
+func Check(ctx context.Context, h *remote.Host, s Site, id string, hc config.Health, hostHeader string) error {
+	return check(ctx, h, s, id, "unix:"+s.layout().Socket(id), hc, hostHeader)
+}
+
+// CheckPublic asks the web server on the host, as a user's request would
+// arrive, after a switch: it proves the proxy reaches the live release.
+func CheckPublic(ctx context.Context, h *remote.Host, s Site, id string, hc config.Health, hostHeader string) error {
+	if s.Web.Server == "none" {
+		return nil
+	}
+	endpoint := "http://127.0.0.1:" + strconv.Itoa(s.Web.Port)
+	if s.HTTPS() {
+		endpoint = "https://127.0.0.1:443"
+	}
+	hc.Retries = 3
+	return check(ctx, h, s, id, endpoint, hc, hostHeader)
+}
+
+func check(ctx context.Context, h *remote.Host, s Site, id, endpoint string, hc config.Health, hostHeader string) error {
+	proto := "http"
+	if s.HTTPS() {
+		proto = "https"
+	}
+	cmd := remote.Command(s.Python, "-c", probeScript, endpoint, hc.Path, hostHeader, proto,
 		strconv.FormatFloat(hc.Timeout.Seconds(), 'f', -1, 64))
 	var last Probe
 	for attempt := 0; attempt < hc.Retries; attempt++ {
@@ -110,7 +141,7 @@ func Check(ctx context.Context, h *remote.Host, s Site, id string, hc config.Hea
 			return &CheckError{Last: last, Crashed: true, Journal: Journal(ctx, h, s, id, 30), Want: hc, HostHdr: hostHeader}
 		}
 	}
-	return &CheckError{Last: last, Journal: Journal(ctx, h, s, id, 15), Want: hc, HostHdr: hostHeader}
+	return &CheckError{Last: last, Journal: Journal(ctx, h, s, id, 15), Want: hc, HostHdr: hostHeader, Via: endpoint}
 }
 
 // crashed tells whether systemd has had to restart the service, or gave up

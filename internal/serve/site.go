@@ -52,6 +52,11 @@ func (s Site) WebGroup() string {
 	return "www-data"
 }
 
+// HTTPS tells whether the web server terminates TLS for the site.
+func (s Site) HTTPS() bool {
+	return s.Web.Server == "caddy" && len(s.Domains) > 0 && s.Web.TLS != "off"
+}
+
 // File is one file setup installs on a host.
 type File struct {
 	Path    string
