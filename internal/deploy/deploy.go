@@ -221,6 +221,9 @@ func (d *deployRun) build(ctx context.Context) error {
 		if err := checkServedURLs(c, settings); err != nil {
 			return err
 		}
+		if h == d.t.Primary && d.t.Site(h).HTTPS() && !settings.TrustsForwardedProto() {
+			u.Warn("Caddy terminates HTTPS and tells Django with X-Forwarded-Proto, but your settings do not trust it: add\n  SECURE_PROXY_SSL_HEADER = (\"HTTP_X_FORWARDED_PROTO\", \"https\")\nor Django will treat every request as plain HTTP")
+		}
 		msg, err := django.CollectStatic(ctx, h, l, d.id, c.ProjectDir, settings)
 		if err != nil {
 			return err

@@ -22,6 +22,8 @@ type Settings struct {
 	Debug        bool     `json:"debug"`
 	StaticFiles  bool     `json:"staticfiles"` // django.contrib.staticfiles is installed
 	Version      string   `json:"version"`
+	// ProxySSLHeader is SECURE_PROXY_SSL_HEADER, e.g. [HTTP_X_FORWARDED_PROTO https].
+	ProxySSLHeader []string `json:"proxy_ssl_header"`
 }
 
 const settingsScript = `
@@ -37,6 +39,7 @@ print(json.dumps({
     "debug": bool(settings.DEBUG),
     "staticfiles": "django.contrib.staticfiles" in settings.INSTALLED_APPS,
     "version": django.get_version(),
+    "proxy_ssl_header": list(getattr(settings, "SECURE_PROXY_SSL_HEADER", None) or []),
 }))
 `
 
@@ -53,6 +56,13 @@ func ReadSettings(ctx context.Context, t remote.Transport, l release.Layout, id,
 		return Settings{}, fmt.Errorf("load Django settings: unexpected output %q", out)
 	}
 	return s, nil
+}
+
+// TrustsForwardedProto tells whether Django believes X-Forwarded-Proto,
+// which it must behind a proxy that terminates HTTPS, or it sees every
+// request as plain HTTP (redirect loops, CSRF failures, insecure cookies).
+func (s Settings) TrustsForwardedProto() bool {
+	return len(s.ProxySSLHeader) == 2 && s.ProxySSLHeader[0] == "HTTP_X_FORWARDED_PROTO" && s.ProxySSLHeader[1] == "https"
 }
 
 // HealthHost picks the Host header for health checks: Django answers 400

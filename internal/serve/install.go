@@ -22,6 +22,7 @@ type Change struct {
 // config the web server rejects can be put back.
 const installFileScript = `
 set -e
+mkdir -p "$(dirname "$1")"
 tmp="$1.hoist-new"
 cat > "$tmp"
 if cmp -s "$tmp" "$1"; then rm -f "$tmp"; echo unchanged; exit 0; fi
@@ -61,15 +62,15 @@ func Install(ctx context.Context, h *remote.Host, s Site) ([]Change, error) {
 		}
 	}
 
+	var web []Change
+	var err error
 	switch s.Web.Server {
 	case "nginx":
-		c, err := s.enableNginx(ctx, h, changed)
-		changes = append(changes, c...)
-		if err != nil {
-			return changes, err
-		}
+		web, err = s.enableNginx(ctx, h, changed)
+	case "caddy":
+		web, err = s.enableCaddy(ctx, h, changed)
 	}
-	return changes, nil
+	return append(changes, web...), err
 }
 
 // enableNginx links the sites, retires Debian's welcome page (it would

@@ -67,22 +67,24 @@ type File struct {
 // Files lists every file setup writes for the site, in install order.
 func (s Site) Files() []File {
 	files := []File{
-		{Path: "/etc/systemd/system/" + s.Unit() + "@.socket", Content: s.render(socketUnit), Mode: "0644"},
-		{Path: "/etc/systemd/system/" + s.Unit() + "@.service", Content: s.render(serviceUnit), Mode: "0644"},
+		{Path: "/etc/systemd/system/" + s.Unit() + "@.socket", Content: s.render(socketUnit, s), Mode: "0644"},
+		{Path: "/etc/systemd/system/" + s.Unit() + "@.service", Content: s.render(serviceUnit, s), Mode: "0644"},
 	}
 	switch s.Web.Server {
 	case "nginx":
 		if len(s.Domains) > 0 {
-			files = append(files, File{Path: nginxAvailable + catchAllSite, Content: s.render(nginxCatchAll), Mode: "0644"})
+			files = append(files, File{Path: nginxAvailable + catchAllSite, Content: s.render(nginxCatchAll, s), Mode: "0644"})
 		}
-		files = append(files, File{Path: nginxAvailable + s.nginxSite(), Content: s.render(nginxSite), Mode: "0644"})
+		files = append(files, File{Path: nginxAvailable + s.nginxSite(), Content: s.render(nginxSite, s), Mode: "0644"})
+	case "caddy":
+		files = append(files, File{Path: s.caddySite(), Content: s.renderCaddy(), Mode: "0644"})
 	}
 	return files
 }
 
-func (s Site) render(t *template.Template) []byte {
+func (s Site) render(t *template.Template, data any) []byte {
 	var b bytes.Buffer
-	if err := t.Execute(&b, s); err != nil {
+	if err := t.Execute(&b, data); err != nil {
 		panic(err) // the templates are ours; a failure is a bug
 	}
 	return b.Bytes()
