@@ -10,6 +10,9 @@ command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v wrk >/dev/null || need+=(wrk)
 command -v curl >/dev/null || need+=(curl)
 command -v ssh >/dev/null || need+=(openssh-client)
+# hoist runs Django's checks on the deploying machine; the examples need
+# Django (and psycopg2 for their PostgreSQL stages) there too.
+/usr/bin/python3 -c 'import django, psycopg2' 2>/dev/null || need+=(python3-django python3-psycopg2 libjs-jquery)
 if ((${#need[@]})); then
 	echo "installing: ${need[*]}"
 	apt-get update -qq

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"time"
 
@@ -12,8 +13,11 @@ import (
 )
 
 type deployOptions struct {
-	Ref   string
-	Batch int
+	Ref         string
+	Batch       int
+	SkipChecks  bool
+	Migrate     string
+	AllowUnsafe bool
 }
 
 func newDeployCmd(g *globalOptions) *cobra.Command {
@@ -30,6 +34,12 @@ every web host before any host switches; then every host switches together
 (or --batch N at a time) and is checked again through its web server. If
 any host fails, every host switched goes back.
 
+First, Django's own checks run with the stage's settings (check --deploy,
+makemigrations --check, collectstatic): on this machine when a Python with
+Django is found (HOIST_PYTHON, the project's virtualenv, python3), else in the
+built release on the primary. Migrations are shown (migrate --plan) and
+operations the live release cannot survive are refused unless allowed.
+
 If anything fails before the switch, the live release keeps serving on every
 host, the new release is removed and the lock is released.`,
 		Example: `  hoist deploy production
@@ -40,12 +50,18 @@ host, the new release is removed and the lock is released.`,
 		},
 	}
 	cmd.Flags().StringVar(&opts.Ref, "ref", "", "the git branch, tag or commit to deploy (default: the stage's ref, else HEAD)")
+	cmd.Flags().BoolVar(&opts.SkipChecks, "skip-checks", false, "do not run Django's checks first (not recommended)")
+	cmd.Flags().StringVar(&opts.Migrate, "migrate", "auto", "auto: migrate on the primary before the switch; skip: do not migrate; only: migrate and switch nothing")
+	cmd.Flags().BoolVar(&opts.AllowUnsafe, "allow-unsafe-migrations", false, "apply migrations the live release cannot survive (dropping or renaming columns, NOT NULL without default, irreversible)")
 	cmd.Flags().IntVar(&opts.Batch, "batch", 0, "switch N hosts at a time, checking each batch through its web server (default: all at once)")
 	return cmd
 }
 
 func runDeploy(ctx context.Context, g *globalOptions, stage string, opts *deployOptions) error {
 	start := time.Now()
+	if opts.Migrate != "auto" && opts.Migrate != "skip" && opts.Migrate != "only" {
+		return &UsageError{fmt.Errorf("--migrate is auto, skip or only, not %q", opts.Migrate)}
+	}
 	c, err := g.loadConfig()
 	if err != nil {
 		return err
@@ -68,8 +84,15 @@ func runDeploy(ctx context.Context, g *globalOptions, stage string, opts *deploy
 	for _, v := range secrets {
 		t.UI.AddSecrets(v)
 	}
-	if err := t.Deploy(ctx, deploy.Options{Ref: opts.Ref, Batch: opts.Batch, Command: commandLine(), Secrets: secrets}); err != nil {
+	if err := t.Deploy(ctx, deploy.Options{
+		Ref: opts.Ref, Batch: opts.Batch, Command: commandLine(), Secrets: secrets,
+		SkipChecks: opts.SkipChecks, Migrate: opts.Migrate, AllowUnsafe: opts.AllowUnsafe,
+	}); err != nil {
 		return redacted(t.UI.Redact, err)
+	}
+	if opts.Migrate == "only" {
+		t.UI.Result("migrated %s in %.1fs; nothing was switched", stage, time.Since(start).Seconds())
+		return nil
 	}
 	t.UI.Result("deployed %s to %s in %.1fs", stage, hostsList(t), time.Since(start).Seconds())
 	return nil

@@ -63,6 +63,11 @@ server, then "hoist deploy STAGE".`,
 		newRollbackCmd(g),
 		newReleasesCmd(g),
 		newLockCmd(g),
+		newCheckCmd(g),
+		newRunCmd(g),
+		newManageCmd(g),
+		newLogsCmd(g),
+		newStatusCmd(g),
 		newVersionCmd(g),
 	)
 	return root
@@ -130,6 +135,8 @@ const (
 	ExitUsage       = 2 // bad command line or hoist.yml
 	ExitUnreachable = 3 // a host could not be reached or its key verified; nothing changed
 	ExitLocked      = 4 // someone else holds the stage's lock
+	ExitChecks      = 5 // Django's checks failed; nothing was deployed
+	ExitUnhealthy   = 6 // hoist status found something wrong
 	ExitInterrupted = 130
 )
 
@@ -138,7 +145,12 @@ func ExitCode(err error) int {
 	var usage *UsageError
 	var conn *deploy.ConnectError
 	var locked *deploy.LockedError
+	var checks *deploy.ChecksError
+	var unhealthy *unhealthyError
+	var rexit *remoteExit
 	switch {
+	case errors.As(err, &rexit):
+		return rexit.code
 	case err == nil:
 		return ExitOK
 	case errors.As(err, &usage):
@@ -147,6 +159,10 @@ func ExitCode(err error) int {
 		return ExitLocked
 	case errors.As(err, &conn):
 		return ExitUnreachable
+	case errors.As(err, &checks):
+		return ExitChecks
+	case errors.As(err, &unhealthy):
+		return ExitUnhealthy
 	case errors.Is(err, context.Canceled):
 		return ExitInterrupted
 	}

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -23,6 +23,10 @@ type Options struct {
 	Batch   int    // switch this many hosts at a time, checking each batch; 0 for all at once
 	Command string // the command line, for the lock
 	Secrets map[string]string
+
+	SkipChecks  bool
+	Migrate     string // auto (default): migrate on the primary; skip; only: migrate and switch nothing
+	AllowUnsafe bool   // apply migrations the live release cannot survive
 }
 
 // FailedError is a deploy that stopped. Live says what serves now.
@@ -46,6 +50,9 @@ type deployRun struct {
 	previous map[*remote.Host]string // what was live on each host before
 	settings django.Settings         // read on the primary
 	batch    int                     // hosts switched at a time; 0 for all
+	// remoteChecks: no local Python has Django, so the checks run in the
+	// built release on the primary.
+	remoteChecks bool
 	// hostHeader is the Host header of health checks.
 	hostHeader string
 	touched    []*remote.Host // hosts the cut-over began to switch
@@ -77,6 +84,21 @@ func (t *Target) Deploy(ctx context.Context, opts Options) (err error) {
 	}
 	u.Info("deploying %s (commit %.7s, %d KiB) to %s as release %s", ref, art.Commit, art.Size/1024, t.Stage.Name, d.id)
 
+	switch {
+	case opts.SkipChecks:
+		u.Warn("skipping Django's checks (--skip-checks)")
+	default:
+		ran, err := CheckLocally(ctx, art, c.Dir, c.ProjectDir, t.stageEnv(opts.Secrets))
+		if err != nil {
+			return err
+		}
+		if ran {
+			u.Info("Django checks passed: check --deploy, makemigrations --check, collectstatic")
+		} else {
+			d.remoteChecks = true
+			u.Warn("no Python with Django on this machine (set HOIST_PYTHON to one): the checks will run in the built release on %s, before anything switches", t.Primary.Name)
+		}
+	}
 	if err := t.preflight(ctx); err != nil {
 		return err
 	}
@@ -96,24 +118,21 @@ func (t *Target) Deploy(ctx context.Context, opts Options) (err error) {
 		}
 	}()
 
-	steps := []struct {
-		name string
-		run  func(context.Context) error
-	}{
-		{"inspect", d.inspect},
-		{"ship", d.ship},
-		{"build", d.build},
-		{"migrate", d.migrate},
-		{"start", d.startInstances},
-		{"switch", d.cutOver},
+	steps := []func(context.Context) error{d.inspect, d.ship, d.build, d.migrate}
+	if opts.Migrate != "only" {
+		steps = append(steps, d.startInstances, d.cutOver)
 	}
-	for _, s := range steps {
+	for _, step := range steps {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := s.run(ctx); err != nil {
+		if err := step(ctx); err != nil {
 			return err
 		}
+	}
+	if opts.Migrate == "only" {
+		d.migrateOnlyDone(context.WithoutCancel(ctx))
+		return nil
 	}
 	d.finish(context.WithoutCancel(ctx))
 	return nil
@@ -146,9 +165,18 @@ func (t *Target) preflight(ctx context.Context) error {
 
 const minFreeKiB = 200 * 1024
 
+// hosts are the hosts the release is built on: with --migrate=only, the
+// primary alone, which is all migrating needs.
+func (d *deployRun) hosts() []*remote.Host {
+	if d.opts.Migrate == "only" {
+		return []*remote.Host{d.t.Primary}
+	}
+	return d.t.Hosts
+}
+
 // inspect learns what is live on each host before anything changes.
 func (d *deployRun) inspect(ctx context.Context) error {
-	return Each(ctx, d.t.Hosts, "inspect", func(ctx context.Context, h *remote.Host) error {
+	return Each(ctx, d.hosts(), "inspect", func(ctx context.Context, h *remote.Host) error {
 		inv, err := release.ReadInventory(ctx, h, d.t.Layout)
 		if err != nil {
 			return err
@@ -166,7 +194,7 @@ func (d *deployRun) record(state release.State, venv string) release.Record {
 
 // ship sends the artifact to each host that lacks it.
 func (d *deployRun) ship(ctx context.Context) error {
-	return Each(ctx, d.t.Hosts, "ship", func(ctx context.Context, h *remote.Host) error {
+	return Each(ctx, d.hosts(), "ship", func(ctx context.Context, h *remote.Host) error {
 		have, err := release.HasArtifact(ctx, h, d.t.Layout, d.art.Sum)
 		if err != nil {
 			return err
@@ -191,9 +219,8 @@ func (d *deployRun) ship(ctx context.Context) error {
 // build turns the artifact into a runnable release on every host.
 func (d *deployRun) build(ctx context.Context) error {
 	c, l := d.t.Config, d.t.Layout
-	env := maps.Clone(c.StageEnv(d.t.Stage))
-	maps.Copy(env, d.opts.Secrets)
-	return Each(ctx, d.t.Hosts, "build", func(ctx context.Context, h *remote.Host) error {
+	env := d.t.stageEnv(d.opts.Secrets)
+	return Each(ctx, d.hosts(), "build", func(ctx context.Context, h *remote.Host) error {
 		u := d.t.UI
 		if err := release.Unpack(ctx, h, l, d.id, d.art.Sum); err != nil {
 			return fmt.Errorf("unpack: %w", err)
@@ -220,6 +247,12 @@ func (d *deployRun) build(ctx context.Context) error {
 		}
 		if err := checkServedURLs(c, settings); err != nil {
 			return err
+		}
+		if h == d.t.Primary && d.remoteChecks {
+			if failures := django.Check(ctx, django.ReleaseRunner(h, l, d.id, c.ProjectDir)); len(failures) > 0 {
+				return &ChecksError{Where: "in the built release", Failures: failures}
+			}
+			u.Step(h.Name, "build", "Django checks passed in the release")
 		}
 		if h == d.t.Primary && d.t.Site(h).HTTPS() && !settings.TrustsForwardedProto() {
 			u.Warn("Caddy terminates HTTPS and tells Django with X-Forwarded-Proto, but your settings do not trust it: add\n  SECURE_PROXY_SSL_HEADER = (\"HTTP_X_FORWARDED_PROTO\", \"https\")\nor Django will treat every request as plain HTTP")
@@ -265,19 +298,73 @@ func checkServedURLs(c *config.Config, s django.Settings) error {
 }
 
 // migrate runs migrations once, on the primary, before any host switches.
+// It shows the plan first, and refuses operations the release still
+// serving cannot survive unless they are explicitly allowed.
 func (d *deployRun) migrate(ctx context.Context) error {
-	h := d.t.Primary
-	d.t.UI.Step(h.Name, "migrate", "python manage.py migrate (primary host only)")
+	h, u := d.t.Primary, d.t.UI
+	fail := func(err error) error { return &StepError{Host: h.Name, Step: "migrate", Err: err} }
+	plan, err := django.Plan(ctx, h, d.t.Layout, d.id, d.t.Config.ProjectDir)
+	if err != nil {
+		return fail(err)
+	}
+	if len(plan) == 0 {
+		u.Step(h.Name, "migrate", "no migrations to apply")
+		return nil
+	}
+	var unsafe []string
+	apps := map[string]bool{}
+	for _, m := range plan {
+		apps[m.App] = true
+		u.Step(h.Name, "migrate", "plan: %s", m)
+		for _, op := range m.Operations {
+			mark := "   "
+			if op.Unsafe != "" {
+				mark = " ! "
+				unsafe = append(unsafe, fmt.Sprintf("%s: %s %s", m, op.Describe, op.Unsafe))
+			}
+			u.Step(h.Name, "migrate", "%s%s", mark, op.Describe)
+		}
+	}
+	if d.opts.Migrate == "skip" {
+		u.Warn("--migrate=skip: %d migration(s) left unapplied; the new code runs on the old schema", len(plan))
+		return nil
+	}
+	if len(unsafe) > 0 {
+		if !d.opts.AllowUnsafe {
+			return fail(fmt.Errorf("refusing %d operation(s) the live release cannot survive while the new one starts:\n%s\n"+
+				"expand/contract: ship code that no longer needs the old schema first, and change the schema in a later deploy; "+
+				"or pass --allow-unsafe-migrations to accept errors from the old code until the switch", len(unsafe), indent(strings.Join(unsafe, "\n"))))
+		}
+		u.Warn("applying %d unsafe operation(s) (--allow-unsafe-migrations): the live release may fail until the switch", len(unsafe))
+	}
+	u.Step(h.Name, "migrate", "python manage.py migrate (primary host only)")
 	out, err := django.Migrate(ctx, h, d.t.Layout, d.id, d.t.Config.ProjectDir)
 	if err != nil {
-		return &StepError{Host: h.Name, Step: "migrate", Err: err}
+		names := make([]string, 0, len(apps))
+		for a := range apps {
+			names = append(names, a)
+		}
+		sort.Strings(names)
+		state := django.ShowMigrations(context.WithoutCancel(ctx), h, d.t.Layout, d.id, d.t.Config.ProjectDir, names...)
+		return fail(fmt.Errorf("%w\nschema state now (showmigrations):\n%s", err, indent(state)))
 	}
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		if strings.HasPrefix(strings.TrimSpace(line), "Applying") {
-			d.t.UI.Step(h.Name, "migrate", "%s", strings.TrimSpace(line))
+			u.Step(h.Name, "migrate", "%s", strings.TrimSpace(line))
 		}
 	}
 	return nil
+}
+
+// migrateOnlyDone ends a --migrate=only deploy: the schema has moved, the
+// release that moved it is not needed, and nothing was switched.
+func (d *deployRun) migrateOnlyDone(ctx context.Context) {
+	t := d.t
+	if err := release.Remove(ctx, t.Primary, t.Layout, d.id); err != nil {
+		t.UI.Warn("could not remove the release used to migrate: %v", err)
+	}
+	t.record(ctx, Entry{Action: "migrate", Stage: t.Stage.Name, Who: whoAmI(), Commit: d.art.Commit, Release: d.id,
+		Previous: d.previous[t.Primary], Start: d.start.UTC(), Duration: time.Since(d.start).Seconds(), Result: "ok"})
 }
 
 // healthHost is the Host header of health checks: health.host, else the

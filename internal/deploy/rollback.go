@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,9 +16,18 @@ import (
 
 // Rollback switches every host back to an earlier release that is still on
 // disk: the previous good one, or the one named. Nothing is rebuilt.
-func (t *Target) Rollback(ctx context.Context, target string, batch int, command string) (err error) {
+// RollbackOptions are the choices of one rollback.
+type RollbackOptions struct {
+	Target  string // release id; "" for the previous good one
+	Batch   int    // hosts switched at a time; 0 for all
+	Migrate bool   // unapply the migrations the target does not have
+	Command string
+}
+
+func (t *Target) Rollback(ctx context.Context, opts RollbackOptions) (err error) {
 	start := time.Now()
-	lock, err := t.TakeLock(ctx, command)
+	target, batch := opts.Target, opts.Batch
+	lock, err := t.TakeLock(ctx, opts.Command)
 	if err != nil {
 		return err
 	}
@@ -77,6 +87,24 @@ func (t *Target) Rollback(ctx context.Context, target string, batch int, command
 	if err != nil {
 		return &StepError{Host: t.Primary.Name, Step: "inspect", Err: err}
 	}
+	extra, err := django.ExtraMigrations(ctx, t.Primary, t.Layout, target, t.Config.ProjectDir)
+	if err != nil {
+		return &StepError{Host: t.Primary.Name, Step: "inspect", Err: err}
+	}
+	if len(extra.Migrations) > 0 {
+		list := strings.Join(extra.Migrations, ", ")
+		if !opts.Migrate {
+			t.UI.Warn("the database has migrations %s lacks: %s\n%s's code will run on the newer schema (fine if they only added things); to undo them, roll back with --migrate", target, list, target)
+		} else {
+			bad, err := django.Irreversible(ctx, t.Primary, t.Layout, live, t.Config.ProjectDir, extra.Targets)
+			if err != nil {
+				return &StepError{Host: t.Primary.Name, Step: "inspect", Err: err}
+			}
+			if len(bad) > 0 {
+				return fmt.Errorf("cannot roll back with --migrate: these migrations cannot be undone:\n%s\nnothing was changed; roll back without --migrate to keep the newer schema", indent(strings.Join(bad, "\n")))
+			}
+		}
+	}
 	d := &deployRun{t: t, id: target, previous: map[*remote.Host]string{}, hostHeader: t.healthHost(s), batch: batch}
 	for _, h := range t.Hosts {
 		d.previous[h] = live
@@ -101,6 +129,15 @@ func (t *Target) Rollback(ctx context.Context, target string, batch int, command
 		return fmt.Errorf("%w\nevery host was switched back: %s still serves", err, live)
 	}
 
+	if opts.Migrate && len(extra.Migrations) > 0 {
+		// The old code is live now and runs on the newer schema, which it
+		// survives as a deploy's old release did; then the newer code,
+		// which knows how, undoes its migrations.
+		t.UI.Step(t.Primary.Name, "migrate", "unapplying %s with %s's code", strings.Join(extra.Migrations, ", "), live)
+		if out, err := django.Unapply(context.WithoutCancel(ctx), t.Primary, t.Layout, live, t.Config.ProjectDir, extra.Targets); err != nil {
+			return fmt.Errorf("%s serves on every host, but unapplying its migrations failed: %w\n%s", target, err, indent(out))
+		}
+	}
 	time.Sleep(serve.DrainTime)
 	err = Each(context.WithoutCancel(ctx), t.Hosts, "finish", func(ctx context.Context, h *remote.Host) error {
 		inv := invs[h]

@@ -4,7 +4,6 @@ package django
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -46,14 +45,9 @@ print(json.dumps({
 // ReadSettings imports the app's settings in the release, with the
 // release's environment, exactly as gunicorn will.
 func ReadSettings(ctx context.Context, t remote.Transport, l release.Layout, id, projectDir string) (Settings, error) {
-	out, err := remote.Output(ctx, t, release.Command(l, id, projectDir, "python", "-c", settingsScript))
-	if err != nil {
-		return Settings{}, fmt.Errorf("load Django settings: %w", err)
-	}
 	var s Settings
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &s); err != nil {
-		return Settings{}, fmt.Errorf("load Django settings: unexpected output %q", out)
+	if err := runJSON(ctx, t, l, id, projectDir, settingsScript, &s); err != nil {
+		return Settings{}, fmt.Errorf("load Django settings: %w", err)
 	}
 	return s, nil
 }

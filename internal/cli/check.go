@@ -1,0 +1,74 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hoistdeploy/hoist/internal/config"
+	"github.com/hoistdeploy/hoist/internal/deploy"
+)
+
+func newCheckCmd(g *globalOptions) *cobra.Command {
+	var ref string
+	cmd := &cobra.Command{
+		Use:   "check STAGE",
+		Short: "Run Django's production checks with a stage's settings",
+		Long: `check runs, on this machine and with STAGE's environment and secrets, what
+would break in production: manage.py check --deploy --fail-level WARNING,
+makemigrations --check, and a real collectstatic into a temporary directory.
+It checks the committed files of REF, exactly what a deploy would ship. Every
+deploy runs it first.
+
+It needs a Python with Django here: HOIST_PYTHON, the active or project
+virtualenv (.venv, venv, env), or python3.`,
+		Example: "  hoist check production",
+		Args:    stageArg,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runCheck(cmd.Context(), g, args[0], ref)
+		},
+	}
+	cmd.Flags().StringVar(&ref, "ref", "", "the commit to check (default: the stage's ref, else HEAD)")
+	return cmd
+}
+
+func runCheck(ctx context.Context, g *globalOptions, stage, ref string) error {
+	c, err := g.loadConfig()
+	if err != nil {
+		return err
+	}
+	s, err := c.Stage(stage)
+	if err != nil {
+		return &UsageError{err}
+	}
+	secrets, err := config.ReadSecrets(c, s, os.Getenv)
+	if err != nil {
+		return &UsageError{err}
+	}
+	if ref == "" {
+		ref = s.Ref
+	}
+	art, err := deploy.BuildArtifact(ctx, c.Dir, ref, c.Requirements)
+	if err != nil {
+		return err
+	}
+	defer art.Remove()
+	env := maps.Clone(c.StageEnv(s))
+	maps.Copy(env, secrets)
+	u := g.ui()
+	for _, v := range secrets {
+		u.AddSecrets(v)
+	}
+	ran, err := deploy.CheckLocally(ctx, art, c.Dir, c.ProjectDir, env)
+	if err != nil {
+		return redacted(u.Redact, err)
+	}
+	if !ran {
+		return errors.New("no Python with Django on this machine: set HOIST_PYTHON to one (a deploy runs these checks on the primary instead)")
+	}
+	u.Result("%.7s passes Django's checks for %s: check --deploy, makemigrations --check, collectstatic", art.Commit, stage)
+	return nil
+}

@@ -1,0 +1,126 @@
+package deploy
+
+import (
+	"context"
+	"regexp"
+	"strings"
+	"sync"
+
+	"github.com/hoistdeploy/hoist/internal/django"
+	"github.com/hoistdeploy/hoist/internal/release"
+	"github.com/hoistdeploy/hoist/internal/remote"
+	"github.com/hoistdeploy/hoist/internal/serve"
+)
+
+// HostStatus is the state of the app on one host.
+type HostStatus struct {
+	Host      string
+	Live      *release.Record // nil before the first deploy
+	Service   string          // systemd's ActiveState of the live instance
+	Answer    error           // the health check of the live instance; nil when it answered
+	Unapplied []string        // migrations the live code has and the database lacks
+	Drift     []string        // files of the live release changed on the host since they were shipped
+	Err       error           // the status itself could not be read
+}
+
+// OK tells whether nothing is wrong on the host.
+func (s HostStatus) OK() bool {
+	return s.Err == nil && s.Live != nil && (s.Service == "" || s.Service == "active") && s.Answer == nil && len(s.Unapplied) == 0 && len(s.Drift) == 0
+}
+
+// Status looks at every host of the stage.
+func (t *Target) Status(ctx context.Context) []HostStatus {
+	out := make([]HostStatus, len(t.Hosts))
+	var wg sync.WaitGroup
+	for i, h := range t.Hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i] = t.hostStatus(ctx, h)
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func (t *Target) hostStatus(ctx context.Context, h *remote.Host) HostStatus {
+	st := HostStatus{Host: h.Name}
+	inv, err := release.ReadInventory(ctx, h, t.Layout)
+	if err != nil {
+		st.Err = err
+		return st
+	}
+	st.Live = inv.Find(inv.Live)
+	if st.Live == nil {
+		return st
+	}
+	id := st.Live.ID
+	if t.isWeb(h) {
+		site := t.Site(h)
+		state, _ := remote.Output(ctx, h, remote.Command("systemctl", "show", "-p", "ActiveState", "--value", site.Instance(id)+".service"))
+		st.Service = strings.TrimSpace(state)
+		if st.Service == "active" {
+			hc := t.Config.Health
+			hc.Retries = 1
+			s, err := django.ReadSettings(ctx, h, t.Layout, id, t.Config.ProjectDir)
+			if err != nil {
+				st.Answer = err
+			} else {
+				st.Answer = serve.Check(ctx, h, site, id, hc, t.healthHost(s))
+			}
+		}
+	}
+	if h == t.Primary {
+		plan, err := django.Plan(ctx, h, t.Layout, id, t.Config.ProjectDir)
+		if err != nil {
+			st.Err = err
+		}
+		for _, m := range plan {
+			st.Unapplied = append(st.Unapplied, m.String())
+		}
+	}
+	drift, err := t.drift(ctx, h, *st.Live)
+	if err != nil {
+		st.Err = err
+	}
+	st.Drift = drift
+	return st
+}
+
+// tar --compare of the shipped artifact against the release directory tells
+// which shipped files were edited, replaced or deleted on the server.
+var driftLine = regexp.MustCompile(`^(?:tar: )?(?:\./)?(.+?): (Contents differ|Size differs|File type differs|Symlink differs|Warning: Cannot stat: No such file or directory)$`)
+
+func (t *Target) drift(ctx context.Context, h *remote.Host, rec release.Record) ([]string, error) {
+	script := `[ -f "$2" ] || { echo "missing-artifact"; exit 0; }; cd "$1" && tar -dzf "$2" 2>&1; true`
+	out, err := remote.Output(ctx, h, remote.Script(script, t.Layout.Release(rec.ID), t.Layout.Artifact(rec.Artifact)))
+	if err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(out) == "missing-artifact" {
+		return nil, nil
+	}
+	shared := append(append([]string{}, t.Config.SharedFiles...), t.Config.SharedDirs...)
+	var files []string
+	for _, line := range strings.Split(out, "\n") {
+		m := driftLine.FindStringSubmatch(strings.TrimSpace(line))
+		if m == nil || isShared(m[1], shared) {
+			continue
+		}
+		what := m[1]
+		if strings.HasPrefix(m[2], "Warning") {
+			what += " (deleted)"
+		}
+		files = append(files, what)
+	}
+	return files, nil
+}
+
+func isShared(p string, shared []string) bool {
+	for _, s := range shared {
+		if p == s || strings.HasPrefix(p, s+"/") {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,171 @@
+package django
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/hoistdeploy/hoist/internal/release"
+	"github.com/hoistdeploy/hoist/internal/remote"
+)
+
+// planScript lists the migrations a release would apply, and flags the
+// operations the code still serving cannot survive: during a deploy the old
+// release keeps serving on the new schema until the switch.
+const planScript = `
+import json, django
+django.setup()
+from django.db import connections, migrations
+from django.db.migrations.executor import MigrationExecutor
+
+def unsafe(op):
+    if isinstance(op, migrations.RemoveField):
+        return "drops column %s.%s: the live code still reads it" % (op.model_name, op.name)
+    if isinstance(op, migrations.DeleteModel):
+        return "drops table %s: the live code still uses it" % op.name
+    if isinstance(op, migrations.RenameField):
+        return "renames column %s.%s to %s: the live code still uses the old name" % (op.model_name, op.old_name, op.new_name)
+    if isinstance(op, migrations.RenameModel):
+        return "renames table %s to %s: the live code still uses the old name" % (op.old_name, op.new_name)
+    if isinstance(op, migrations.AddField):
+        f = op.field
+        db_default = getattr(f, "db_default", None)
+        has_db_default = db_default is not None and type(db_default).__name__ != "NOT_PROVIDED"
+        if not f.null and not has_db_default and (not f.has_default() or not op.preserve_default) and not f.many_to_many:
+            return "adds NOT NULL column %s.%s without a default: the live code inserts rows without it" % (op.model_name, op.name)
+    if isinstance(op, (migrations.RunPython, migrations.RunSQL)) and not op.reversible:
+        return "is irreversible (%s without a reverse): a rollback could not undo it" % type(op).__name__
+    return ""
+
+executor = MigrationExecutor(connections["default"])
+plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+out = []
+for migration, backwards in plan:
+    ops = []
+    for op in migration.operations:
+        ops.append({"describe": op.describe(), "unsafe": unsafe(op)})
+    out.append({"app": migration.app_label, "name": migration.name, "operations": ops})
+print(json.dumps(out))
+`
+
+// Migration is one migration a release would apply.
+type Migration struct {
+	App        string `json:"app"`
+	Name       string `json:"name"`
+	Operations []struct {
+		Describe string `json:"describe"`
+		Unsafe   string `json:"unsafe"` // why the live code cannot survive it; "" when safe
+	} `json:"operations"`
+}
+
+func (m Migration) String() string { return m.App + "." + m.Name }
+
+// Plan lists the migrations the release would apply, in order.
+func Plan(ctx context.Context, t remote.Transport, l release.Layout, id, projectDir string) ([]Migration, error) {
+	var plan []Migration
+	if err := runJSON(ctx, t, l, id, projectDir, planScript, &plan); err != nil {
+		return nil, fmt.Errorf("migration plan: %w", err)
+	}
+	return plan, nil
+}
+
+// ShowMigrations is Django's report of the schema state for apps.
+func ShowMigrations(ctx context.Context, t remote.Transport, l release.Layout, id, projectDir string, apps ...string) string {
+	out, err := remote.Output(ctx, t, release.Manage(l, id, projectDir, append([]string{"showmigrations"}, apps...)...))
+	if err != nil {
+		return "(showmigrations failed: " + err.Error() + ")"
+	}
+	return strings.TrimRight(out, "\n")
+}
+
+// extraScript finds migrations applied in the database that this
+// release's code does not have: what a rollback to it would leave behind.
+// For each app it also names the newest migration this release knows,
+// the target to migrate back to.
+const extraScript = `
+import json, django
+django.setup()
+from django.db import connections
+from django.db.migrations.loader import MigrationLoader
+loader = MigrationLoader(connections["default"])
+extra = sorted(key for key in loader.applied_migrations if key not in loader.disk_migrations and key[0] in loader.migrated_apps)
+targets = {}
+for app, name in extra:
+    leaves = loader.graph.leaf_nodes(app)
+    targets[app] = leaves[0][1] if leaves else "zero"
+print(json.dumps({"extra": [a + "." + n for a, n in extra], "targets": targets}))
+`
+
+// Extra is what a rollback target lacks.
+type Extra struct {
+	Migrations []string          `json:"extra"`   // app.name, applied but unknown to the target
+	Targets    map[string]string `json:"targets"` // app -> the migration to go back to
+}
+
+// ExtraMigrations reports the migrations applied in the database that the
+// release id does not have.
+func ExtraMigrations(ctx context.Context, t remote.Transport, l release.Layout, id, projectDir string) (Extra, error) {
+	var e Extra
+	if err := runJSON(ctx, t, l, id, projectDir, extraScript, &e); err != nil {
+		return e, fmt.Errorf("compare migrations: %w", err)
+	}
+	return e, nil
+}
+
+// irreversibleScript, run in the newer release, names the operations that
+// cannot be undone on the way back to the targets given as app=name.
+const irreversibleScript = `
+import json, sys, django
+django.setup()
+from django.db import connections
+from django.db.migrations.executor import MigrationExecutor
+executor = MigrationExecutor(connections["default"])
+targets = [(a, None if n == "zero" else n) for a, n in (arg.split("=", 1) for arg in sys.argv[1:])]
+bad = []
+for migration, backwards in executor.migration_plan(targets):
+    for op in migration.operations:
+        if backwards and not op.reversible:
+            bad.append("%s.%s: %s" % (migration.app_label, migration.name, op.describe()))
+print(json.dumps(bad))
+`
+
+// Irreversible lists, using the newer release id, the operations that stop
+// the schema going back to targets.
+func Irreversible(ctx context.Context, t remote.Transport, l release.Layout, id, projectDir string, targets map[string]string) ([]string, error) {
+	var args []string
+	for app, name := range targets {
+		args = append(args, app+"="+name)
+	}
+	var bad []string
+	if err := runJSON(ctx, t, l, id, projectDir, irreversibleScript, &bad, args...); err != nil {
+		return nil, fmt.Errorf("check reversibility: %w", err)
+	}
+	return bad, nil
+}
+
+// Unapply migrates each app back to its target, with the newer release's
+// code, which knows how to undo its own migrations.
+func Unapply(ctx context.Context, t remote.Transport, l release.Layout, id, projectDir string, targets map[string]string) (string, error) {
+	var all strings.Builder
+	for app, name := range targets {
+		out, err := remote.Output(ctx, t, release.Manage(l, id, projectDir, "migrate", "--noinput", app, name))
+		all.WriteString(out)
+		if err != nil {
+			return all.String(), fmt.Errorf("migrate %s back to %s: %w", app, name, err)
+		}
+	}
+	return all.String(), nil
+}
+
+func runJSON(ctx context.Context, t remote.Transport, l release.Layout, id, projectDir, script string, v any, args ...string) error {
+	out, err := remote.Output(ctx, t, release.Command(l, id, projectDir, append([]string{"python", "-c", script}, args...)...))
+	if err != nil {
+		return err
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), v); err != nil {
+		return fmt.Errorf("unexpected output %q", out)
+	}
+	return nil
+}
