@@ -329,9 +329,10 @@ func (d *deployRun) migrate(ctx context.Context) error {
 		u.Warn("--migrate=skip: %d migration(s) left unapplied; the new code runs on the old schema", len(plan))
 		return nil
 	}
-	if len(unsafe) > 0 {
+	// With nothing live yet, no old code can trip over the new schema.
+	if len(unsafe) > 0 && d.previous[h] != "" {
 		if !d.opts.AllowUnsafe {
-			return fail(fmt.Errorf("refusing %d operation(s) the live release cannot survive while the new one starts:\n%s\n"+
+			return fail(fmt.Errorf("refusing %d migration operation(s) that break the live release while the new one starts, or cannot be rolled back:\n%s\n"+
 				"expand/contract: ship code that no longer needs the old schema first, and change the schema in a later deploy; "+
 				"or pass --allow-unsafe-migrations to accept errors from the old code until the switch", len(unsafe), indent(strings.Join(unsafe, "\n"))))
 		}
