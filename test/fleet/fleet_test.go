@@ -19,6 +19,9 @@ func sshCmd(f *Fleet, args ...string) *exec.Cmd {
 }
 
 func TestFleet(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts containers")
+	}
 	if _, err := exec.LookPath("docker"); err != nil {
 		t.Skip("no docker client")
 	}
