@@ -15,6 +15,7 @@ import (
 // deployedApp is a one-host app with release v1 live on web2.
 func deployedApp(t *testing.T, name string) (*app, *fleet.Host, string) {
 	t.Helper()
+	skipShort(t)
 	h := shared.Hosts[1]
 	domain := name + ".test"
 	a := newApp(t, shared, "notes", name, notesYML(domain, hostList(h), "      DATABASE_URL: \"sqlite:////srv/"+name+"/shared/db.sqlite3\""))
