@@ -60,7 +60,13 @@ func BuildArtifact(ctx context.Context, dir, ref, requirements string) (*Artifac
 		return nil, err
 	}
 	a.Path = path.Join(tmp, commit+".tar.gz")
-	if _, err := git(ctx, dir, "archive", "--format=tar.gz", "-o", a.Path, tree); err != nil {
+	// From the top of the repository: run in a subdirectory, git archive
+	// would apply the prefix a second time.
+	top, err := git(ctx, dir, "rev-parse", "--show-toplevel")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := git(ctx, top, "archive", "--format=tar.gz", "-o", a.Path, tree); err != nil {
 		os.RemoveAll(tmp)
 		return nil, fmt.Errorf("git archive: %w", err)
 	}
