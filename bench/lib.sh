@@ -1,0 +1,252 @@
+# Helpers for bench/run.sh: fleets, the benchmark app, timed hoist runs and
+# wrk load windows. Sourced, not run; expects ROOT, BENCH_DIR, OUT, HOIST and
+# FLEET to be set (run.sh does that).
+
+# Every fleet this run started, so the EXIT trap can remove them all.
+FLEET_HOMES=()
+# Every wrk this run started and has not reaped yet, for the same trap.
+WRK_PIDS=()
+
+log() { printf '%s  %s\n' "$(date +%T)" "$*" >&2; }
+
+# cleanup runs on any exit (success, failure, Ctrl-C): stop our load
+# generators, then remove our fleets, so nothing is left running on a
+# 2-core machine that others share.
+cleanup() {
+	local rc=$?
+	local pid home
+	for pid in "${WRK_PIDS[@]}"; do
+		kill "$pid" 2>/dev/null || true
+	done
+	for home in "${FLEET_HOMES[@]}"; do
+		if [ -f "$home/fleet.json" ]; then
+			log "removing fleet in $home"
+			"$FLEET" down --home "$home" || log "could not remove the fleet in $home: remove it with: $FLEET down --home $home"
+		fi
+	done
+	exit "$rc"
+}
+
+# fleet_up NAME N [--db]: starts a fleet of N web hosts (and a PostgreSQL
+# host with --db) whose HOME is $OUT/NAME/home; sets FLEET_HOME and
+# FLEET_JSON. The fleet is registered for removal before it exists, so a
+# failure halfway through `fleet up` is cleaned up too.
+fleet_up() {
+	local name=$1 n=$2
+	shift 2
+	FLEET_HOME=$OUT/$name/home
+	FLEET_JSON=$FLEET_HOME/fleet.json
+	mkdir -p "$FLEET_HOME"
+	FLEET_HOMES+=("$FLEET_HOME")
+	log "starting fleet $name: $n web host(s) $*"
+	"$FLEET" up -n "$n" "$@" --home "$FLEET_HOME" >/dev/null
+}
+
+# fleet_down: removes the current fleet now (the deploy-time benchmark frees
+# each fleet before starting the next, larger one).
+fleet_down() {
+	log "removing fleet in $FLEET_HOME"
+	"$FLEET" down --home "$FLEET_HOME"
+}
+
+# host_field NAME FIELD: a field of one host from the fleet JSON.
+host_field() {
+	jq -r --arg n "$1" ".hosts[] | select(.name == \$n) | .$2" "$FLEET_JSON"
+}
+
+# new_app DIR N: a copy of examples/notes in its own git repository, with a
+# hoist.yml whose stage "bench" has hosts web1..webN and uses the fleet's
+# PostgreSQL database. Same env as the notes demo stage, plus bench.test.
+new_app() {
+	local dir=$1 n=$2 hosts="" i
+	for ((i = 1; i <= n; i++)); do
+		hosts+="${hosts:+, }web$i"
+	done
+	rm -rf "$dir"
+	cp -a "$ROOT/examples/notes" "$dir"
+	cat >"$dir/hoist.yml" <<EOF
+# Written by bench/run.sh: the notes example as stage "bench" on a test fleet.
+app: notes
+settings: notes.settings
+system_site_packages: true
+requirements: requirements.txt
+shared_dirs: [media]
+keep_releases: 5
+web:
+  domains: [bench.test]
+env:
+  DJANGO_ALLOWED_HOSTS: "bench.test,localhost,127.0.0.1"
+  DJANGO_DEBUG: "off"
+  DJANGO_LOG_LEVEL: "INFO"
+secrets: [DJANGO_SECRET_KEY]
+stages:
+  bench:
+    hosts: [$hosts]
+    env:
+      # One PostgreSQL database shared by every web host: migrations run once,
+      # on the primary, so per-host sqlite files would stay unmigrated.
+      DATABASE_URL: "$(jq -r .database_url "$FLEET_JSON")"
+      DJANGO_SECURE_SSL_REDIRECT: "off"
+      DJANGO_SESSION_COOKIE_SECURE: "off"
+      DJANGO_CSRF_COOKIE_SECURE: "off"
+      DJANGO_SECURE_HSTS_SECONDS: "0"
+      DJANGO_SILENCED_CHECKS: "security.W004,security.W008,security.W012,security.W016"
+EOF
+	git -C "$dir" init -q -b main
+	git -C "$dir" add -A
+	git -C "$dir" commit -q -m "bench: notes example"
+}
+
+# bump DIR [requirements]: commits a new VERSION, so the next deploy is a new
+# release; with "requirements", also changes requirements.txt (a comment),
+# which changes the venv's hash and makes the deploy build a fresh venv.
+bump() {
+	local dir=$1
+	date +bench-%s%N >"$dir/VERSION"
+	if [ "${2:-}" = requirements ]; then
+		echo "# bench $(date +%s%N)" >>"$dir/requirements.txt"
+	fi
+	git -C "$dir" commit -q -am "bench: $(cat "$dir/VERSION")"
+}
+
+# hoist_in APP ARGS...: runs hoist for the app against the current fleet.
+hoist_in() {
+	local app=$1
+	shift
+	HOME=$FLEET_HOME "$HOIST" -C "$app" "$@"
+}
+
+# timed LOGFILE CMD...: runs CMD with its output in LOGFILE, sets SECS to its
+# wall time, T0 to when it started (epoch seconds) and RC to its exit code (never fails itself, so a load window
+# still gets closed and measured when hoist fails).
+timed() {
+	local logf=$1 t0 t1
+	shift
+	t0=$(date +%s.%N)
+	T0=$t0
+	RC=0
+	"$@" >"$logf" 2>&1 || RC=$?
+	t1=$(date +%s.%N)
+	SECS=$(echo "$t1 - $t0" | bc -l | xargs printf '%.2f')
+}
+
+# result KEY VALUE...: one tab-separated line of the run's results table.
+result() {
+	local IFS=$'\t'
+	echo "$*" >>"$OUT/results.tsv"
+}
+
+# bench_field FILE KEY: a value from the BENCH line errors.lua prints.
+bench_field() {
+	grep -o "[ ]$2=[^ ]*" "$1" | head -n1 | cut -d= -f2
+}
+
+# load_window NAME N CMD...: puts wrk load on web1..webN at once, runs CMD
+# (timed) LOAD_LEAD seconds in, stops the load LOAD_TAIL seconds after CMD
+# ends, and records requests, failures and worst latency over all hosts.
+#
+# wrk runs with a long -d (an upper bound, so it can never run away) and is
+# stopped with SIGINT, on which it prints its summary: that way the window
+# follows the real length of the hoist command. --timeout 10s: a request
+# slower than that is counted as failed (wrk's "timeout" socket error);
+# anything faster counts as latency.
+load_window() {
+	local name=$1 n=$2 i port pids=() dir=$OUT/load
+	shift 2
+	mkdir -p "$dir"
+	# The machine's load when the window opens: others' work skews latency.
+	local load1
+	load1=$(cut -d' ' -f1 /proc/loadavg)
+	for ((i = 1; i <= n; i++)); do
+		port=$(host_field "web$i" http_port)
+		wrk -t1 -c"$LOAD_CONNS" -d600s --timeout 10s --latency -s "$BENCH_DIR/errors.lua" \
+			-H 'Host: bench.test' "http://127.0.0.1:$port/" >"$dir/$name-web$i.wrk" 2>&1 &
+		pids+=($!)
+		WRK_PIDS+=($!)
+	done
+	# wrk gives one max for the whole window; the probe says *when* the slow
+	# requests happened, so a pause at the switch can be told apart from the
+	# build competing with gunicorn for the CPU.
+	probe "$(host_field web1 http_port)" "$dir/$name-probe.txt" &
+	local probe_pid=$!
+	WRK_PIDS+=($probe_pid)
+	sleep "$LOAD_LEAD"
+	log "$name: running: $* (load on $n host(s))"
+	timed "$dir/$name.log" "$@"
+	sleep "$LOAD_TAIL"
+	kill -INT "${pids[@]}"
+	kill "$probe_pid"
+	for i in "${pids[@]}" "$probe_pid"; do
+		wait "$i" || true
+	done
+	WRK_PIDS=()
+	# The probe's five slowest requests, as seconds after the command started.
+	awk -v t0="$T0" '{printf "%+.1fs after start: HTTP %s in %.3fs\n", $1 - t0, $2, $3}' "$dir/$name-probe.txt" |
+		sort -t" " -k7 -g -r | head -n5 >"$dir/$name-probe-slowest.txt"
+
+	local req=0 failed=0 max=0 p99=0 secs=0 f r bad codes="" m d
+	for ((i = 1; i <= n; i++)); do
+		f=$dir/$name-web$i.wrk
+		if ! grep -q '^BENCH ' "$f"; then
+			log "$name: wrk on web$i printed no summary:"
+			cat "$f" >&2
+			return 1
+		fi
+		r=$(bench_field "$f" requests)
+		bad=$(($(bench_field "$f" connect) + $(bench_field "$f" read) + $(bench_field "$f" write) +
+			$(bench_field "$f" timeout) + $(bench_field "$f" bad_status)))
+		req=$((req + r))
+		failed=$((failed + bad))
+		m=$(bench_field "$f" max_ms)
+		max=$(echo "if ($m > $max) $m else $max" | bc -l)
+		m=$(bench_field "$f" p99_ms)
+		p99=$(echo "if ($m > $p99) $m else $p99" | bc -l)
+		d=$(bench_field "$f" duration_s)
+		secs=$(echo "if ($d > $secs) $d else $secs" | bc -l)
+		codes+="web$i[$(bench_field "$f" codes)] "
+		if [ "$bad" -gt 0 ]; then
+			# What nginx saw: the reason for a 502 or a reset is in its log.
+			log "$name: $bad failed request(s) on web$i; wrk said:"
+			cat "$f" >&2
+			docker exec "$(host_field "web$i" container)" tail -n 30 /var/log/nginx/error.log \
+				>"$dir/$name-web$i.nginx-error.log" 2>&1 || true
+			log "nginx error.log tail saved in $dir/$name-web$i.nginx-error.log"
+		fi
+	done
+	local rps
+	rps=$(echo "$req / $secs" | bc -l | xargs printf '%.0f')
+	log "$name: exit $RC in ${SECS}s; $req requests ($rps/s), $failed failed, worst latency ${max} ms; $codes"
+	log "$name: slowest probe requests on web1: $(paste -sd';' "$dir/$name-probe-slowest.txt")"
+	[ "$failed" -gt 0 ] || codes="-"
+	if [ "$RC" -ne 0 ]; then
+		log "$name: the command failed; its output:"
+		cat "$dir/$name.log" >&2
+	fi
+	result load "$name" "$SECS" "$RC" "$req" "$rps" "$failed" "$max" "$p99" "$load1" "$codes"
+}
+
+# probe PORT FILE: one request to web1 every 0.2 s, each logged as
+# "epoch status seconds", until killed.
+probe() {
+	local port=$1 out=$2
+	while :; do
+		printf '%s %s\n' "$(date +%s.%N)" \
+			"$(curl -s -o /dev/null -m 10 -w '%{http_code} %{time_total}' -H 'Host: bench.test' "http://127.0.0.1:$port/")" >>"$out"
+		sleep 0.2
+	done
+}
+
+# serving N WANT: checks every host serves VERSION WANT (through nginx,
+# as a user would see it), so a "zero failures" result is known to have
+# crossed a real switch.
+serving() {
+	local n=$1 want=$2 i port got
+	for ((i = 1; i <= n; i++)); do
+		port=$(host_field "web$i" http_port)
+		got=$(curl -fsS -H 'Host: bench.test' "http://127.0.0.1:$port/api/notes" | jq -r .version)
+		if [ "$got" != "$want" ]; then
+			log "web$i serves version '$got', expected '$want'"
+			return 1
+		fi
+	done
+}

@@ -1,0 +1,239 @@
+#!/bin/bash
+# hoist benchmarks on a throwaway fleet of Debian servers on this machine.
+#
+#   bench/run.sh                  # everything: load, then deploy-time
+#   bench/run.sh load             # zero downtime: failed requests under load
+#                                 # during deploy, rollback and a plain restart
+#   bench/run.sh deploy-time      # wall time of deploy/redeploy/rollback
+#                                 # for 1, 3 and 10 hosts
+#
+# Knobs (environment):
+#   BENCH_OUT=DIR        where logs and results go (default: a new /tmp dir)
+#   BENCH_ROUNDS=2       load: deploy+rollback+restart rounds
+#   BENCH_CONNS=8        load: wrk connections per host
+#   BENCH_SIZES="1 3 10" deploy-time: fleet sizes
+#   BENCH_RUNS=3         deploy-time: runs per measurement
+#
+# Needs: Docker, Go, wrk, hyperfine, jq, bc, curl, git (see bench/README.md).
+# Every fleet it starts is removed when it exits, also on failure or Ctrl-C.
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(dirname "$BENCH_DIR")
+source "$BENCH_DIR/lib.sh"
+
+# Internal: hyperfine's --prepare runs this to commit a new version.
+if [ "${1:-}" = _bump ]; then
+	bump "$2" "${3:-}"
+	exit 0
+fi
+
+what=${1:-all}
+case $what in
+all | load | deploy-time) ;;
+*)
+	echo "usage: bench/run.sh [all|load|deploy-time]" >&2
+	exit 2
+	;;
+esac
+
+OUT=${BENCH_OUT:-$(mktemp -d /tmp/hoist-bench.XXXXXX)}
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+: >"$OUT/results.tsv"
+LOAD_ROUNDS=${BENCH_ROUNDS:-2}
+LOAD_CONNS=${BENCH_CONNS:-8}
+# The load starts LOAD_LEAD s before the measured command and stops
+# LOAD_TAIL s after it, so a pause or a failure at either edge is caught.
+LOAD_LEAD=2
+LOAD_TAIL=3
+SIZES=${BENCH_SIZES:-1 3 10}
+RUNS=${BENCH_RUNS:-3}
+
+# The app's secret: random per run, never written into the app's repository.
+DJANGO_SECRET_KEY=$(head -c 48 /dev/urandom | base64 | tr -d '/+=\n')
+export DJANGO_SECRET_KEY
+# The benchmark app's commits must not depend on the user's git config.
+export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com
+export GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com
+
+for tool in docker go wrk hyperfine jq bc curl git; do
+	command -v "$tool" >/dev/null || {
+		echo "bench/run.sh: $tool is missing (apt-get install -y wrk hyperfine jq bc curl git)" >&2
+		exit 1
+	}
+done
+
+# Built once: the fleet CLI is called from the EXIT trap too, where a slow
+# `go run` compile would be out of place.
+HOIST=$OUT/bin/hoist
+FLEET=$OUT/bin/fleet
+(cd "$ROOT" && go build -o "$HOIST" ./cmd/hoist && go build -o "$FLEET" ./test/fleet/cmd/fleet)
+
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# The machine, written next to the results: the numbers mean little without
+# it, and other work on the machine (other fleets, tests) skews them.
+{
+	echo "date:    $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	echo "nproc:   $(nproc)"
+	echo "cpu:     $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+	echo "memory:  $(free -h | awk '/^Mem:/ {print $2 " total, " $7 " available"}')"
+	echo "kernel:  $(uname -r)"
+	echo "docker:  $(docker version --format '{{.Server.Version}}')"
+	echo "wrk:     $(wrk -v 2>&1 | head -n1 | cut -d' ' -f2)"
+	# Others edit the tree while benchmarks run: say what was built.
+	echo "hoist:   $(git -C "$ROOT" rev-parse --short HEAD), $(git -C "$ROOT" status --porcelain -- . ':!bench' | wc -l) uncommitted file(s) outside bench/"
+	echo "loadavg at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "other containers running at start: $(docker ps -q | wc -l)"
+} >"$OUT/machine.txt"
+cat "$OUT/machine.txt" >&2
+
+# restart_live N: the baseline without hoist's switch: `systemctl restart` of
+# the live gunicorn unit on every host at once, as a plain deploy script
+# would after updating code in place.
+restart_live() {
+	local n=$1 i c pids=() rc=0
+	for ((i = 1; i <= n; i++)); do
+		c=$(host_field "web$i" container)
+		docker exec "$c" sh -c 'systemctl restart "hoist-notes@$(basename "$(readlink /srv/notes/current)").service"' &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do
+		wait "$i" || rc=1
+	done
+	return $rc
+}
+
+# bench_load: 3 hosts sharing PostgreSQL, steady wrk load on each, and in the
+# middle of it a deploy of a new commit, a rollback, and (the baseline) a
+# plain restart. Each hoist command is followed by a check that every host
+# really serves the version expected.
+bench_load() {
+	local app=$OUT/load/app round live before
+	fleet_up load 3 --db
+	new_app "$app" 3
+	timed "$OUT/load/setup.log" hoist_in "$app" setup bench
+	[ "$RC" -eq 0 ] || { cat "$OUT/load/setup.log" >&2; return 1; }
+	timed "$OUT/load/deploy-0.log" hoist_in "$app" deploy bench
+	[ "$RC" -eq 0 ] || { cat "$OUT/load/deploy-0.log" >&2; return 1; }
+	# The version that serves now (not necessarily the newest commit: a
+	# rollback goes back to the release before the last deploy).
+	live=$(cat "$app/VERSION")
+	serving 3 "$live"
+
+	# Control: the same load with nothing happening, to tell the switch's
+	# effect from the machine's own noise. Also warms the instances up.
+	load_window steady 3 sleep 10
+	for ((round = 1; round <= LOAD_ROUNDS; round++)); do
+		before=$live
+		bump "$app"
+		load_window "deploy-$round" 3 hoist_in "$app" deploy bench
+		live=$(cat "$app/VERSION")
+		serving 3 "$live"
+		sleep 2
+		load_window "rollback-$round" 3 hoist_in "$app" rollback bench
+		live=$before
+		serving 3 "$live"
+		sleep 2
+	done
+	for ((round = 1; round <= LOAD_ROUNDS; round++)); do
+		load_window "restart-$round" 3 restart_live 3
+		serving 3 "$live"
+		sleep 2
+	done
+	fleet_down
+}
+
+# hyper NAME PREPARE CMD: hyperfine RUNS runs of CMD (a shell command line);
+# PREPARE runs before each and is not timed. hoist's output goes to a log,
+# because hyperfine would otherwise throw it away.
+hyper() {
+	local name=$1 prepare=$2 cmd=$3 dir=$4 n=$5
+	local json=$dir/$name.json logf=$dir/$name.log
+	log "deploy-time n=$n: $name ($RUNS runs)"
+	local args=(--runs "$RUNS" --style basic --export-json "$json")
+	[ -n "$prepare" ] && args+=(--prepare "$prepare")
+	if ! hyperfine "${args[@]}" "$cmd >>$logf 2>&1" >"$dir/$name.hyperfine" 2>&1; then
+		cat "$dir/$name.hyperfine" >&2
+		log "hoist's output:"
+		tail -n 40 "$logf" >&2
+		return 1
+	fi
+	local times
+	times=$(jq -r '[.results[0].times[] | . * 100 | round / 100] | map(tostring) | join(" ")' "$json")
+	result deploy-time "$n" "$name" "$RUNS" \
+		"$(jq -r '.results[0] | [.mean, .min, .max] | map(. * 100 | round / 100 | tostring) | join("\t")' "$json")" \
+		"$(switch_at "$logf")" "$times"
+}
+
+# switch_at LOG: when, on average, the hosts switched in the hoist runs logged
+# in LOG (seconds after each run started, from hoist's "every host now
+# serves" line): what users wait for; the rest of a run is the drain of the
+# old instance and tidying up.
+switch_at() {
+	awk '/every host now serves/ {s += $1; n++} END {if (n) printf "%.1f", s / n; else print "?"}' "$1"
+}
+
+# bench_deploy_time: for each fleet size, the wall time of hoist setup, the
+# first deploy (fresh hosts), deploys that build a new venv (requirements
+# changed), redeploys that reuse it (only code changed) and rollbacks.
+# Every size uses --db: with per-host sqlite only the primary would be
+# migrated, and the other hosts' health checks would fail.
+bench_deploy_time() {
+	local n dir app h
+	for n in $SIZES; do
+		dir=$OUT/dt-$n
+		app=$dir/app
+		fleet_up "dt-$n" "$n" --db
+		new_app "$app" "$n"
+		h="env HOME=$FLEET_HOME $HOIST -C $app"
+
+		timed "$dir/setup.log" hoist_in "$app" setup bench
+		[ "$RC" -eq 0 ] || { cat "$dir/setup.log" >&2; return 1; }
+		result deploy-time "$n" setup 1 "$SECS" "$SECS" "$SECS" - "$SECS"
+		timed "$dir/first-deploy.log" hoist_in "$app" deploy bench
+		[ "$RC" -eq 0 ] || { cat "$dir/first-deploy.log" >&2; return 1; }
+		result deploy-time "$n" first-deploy 1 "$SECS" "$SECS" "$SECS" "$(switch_at "$dir/first-deploy.log")" "$SECS"
+		log "deploy-time n=$n: setup and first deploy done (first deploy ${SECS}s)"
+
+		hyper new-venv-deploy "$BENCH_DIR/run.sh _bump $app requirements" "$h deploy bench" "$dir" "$n"
+		grep -q 'built virtualenv' "$dir/new-venv-deploy.log" || log "warning: the new-venv deploys built no virtualenv"
+		hyper redeploy "$BENCH_DIR/run.sh _bump $app" "$h deploy bench" "$dir" "$n"
+		hyper rollback "" "$h rollback bench" "$dir" "$n"
+		fleet_down
+	done
+}
+
+case $what in
+all)
+	bench_load
+	bench_deploy_time
+	;;
+load) bench_load ;;
+deploy-time) bench_deploy_time ;;
+esac
+
+# The summary: the same numbers as the logs above, as tables.
+echo
+echo "== machine"
+cat "$OUT/machine.txt"
+if grep -q '^load' "$OUT/results.tsv"; then
+	echo
+	echo "== zero downtime under load (3 hosts, wrk -t1 -c$LOAD_CONNS per host; failed = socket errors + non-2xx/3xx)"
+	{
+		printf 'phase\tcmd_s\texit\trequests\treq/s\tfailed\tmax_ms\tp99_ms\tload1\tstatus codes if any failed\n'
+		grep '^load' "$OUT/results.tsv" | cut -f2-
+	} | column -t -s $'\t'
+fi
+if grep -q '^deploy-time' "$OUT/results.tsv"; then
+	echo
+	echo "== deploy wall time in seconds (PostgreSQL shared by the web hosts)"
+	{
+		printf 'hosts\twhat\truns\tmean\tmin\tmax\tswitched at\teach run\n'
+		grep '^deploy-time' "$OUT/results.tsv" | cut -f2-
+	} | column -t -s $'\t'
+fi
+echo
+echo "logs: $OUT"
