@@ -234,3 +234,23 @@ func TestSetupWithoutSudoSaysHow(t *testing.T) {
 		t.Errorf("setup without sudo created /srv/nosudo")
 	}
 }
+
+// A nearly full disk is refused before the lock, with the space it needs.
+func TestFullDiskIsRefusedUpFront(t *testing.T) {
+	skipShort(t)
+	h := shared.Hosts[2]
+	sh(t, h, "mkdir -p /srv/full && mount -t tmpfs -o size=64m tmpfs /srv/full")
+	defer h.Exec(context.Background(), "umount", "/srv/full")
+	a := newApp(t, shared, "notes", "full", notesYML("full.test", hostList(h), "      DATABASE_URL: \"sqlite:////srv/full/shared/db.sqlite3\""))
+	a.mustHoist("setup", "prod")
+	out, code := a.hoist("deploy", "prod")
+	if code != 1 || !strings.Contains(out, "MiB free under /srv/full") || !strings.Contains(out, "web3") {
+		t.Errorf("exit %d; want 1 and a message naming web3 and the free space", code)
+	}
+	if n := sh(t, h, "ls /srv/full/releases | wc -l"); n != "0" {
+		t.Errorf("a release was started on a full disk")
+	}
+	if out := a.mustHoist("lock", "prod"); !strings.Contains(out, "free") {
+		t.Errorf("lock left behind:\n%s", out)
+	}
+}
