@@ -83,7 +83,9 @@ class App:
 
     def copy_in(self, case):
         src = os.path.join(HERE, case)
-        shutil.copy(os.path.join(src, "models.py"), os.path.join(self.root, "catalog", "models.py"))
+        # A case that changes no model has no models.py of its own.
+        if os.path.exists(os.path.join(src, "models.py")):
+            shutil.copy(os.path.join(src, "models.py"), os.path.join(self.root, "catalog", "models.py"))
         for name in os.listdir(src):
             if name.startswith("0006_") and name.endswith(".py"):
                 shutil.copy(os.path.join(src, name), os.path.join(self.root, "catalog", "migrations"))
