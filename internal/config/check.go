@@ -149,6 +149,9 @@ func (d *decoder) check(c *Config) {
 			"start with a letter, at most 40 characters (it names systemd units and directories)", c.App)
 	}
 	d.oneOf("strategy", &c.Strategy, "release", "container")
+	if c.Strategy == "container" {
+		d.errorf(d.at("strategy"), "strategy", "the container strategy is not available in this version of hoist: use release (the default)")
+	}
 	if d.given("deploy_to") {
 		d.absPath("deploy_to", c.DeployTo)
 	} else {

@@ -12,7 +12,7 @@ type Config struct {
 	Dir string `yaml:"-"`
 
 	App                string            `yaml:"app"`
-	Strategy           string            `yaml:"strategy"`    // release (default) | container
+	Strategy           string            `yaml:"strategy"`    // release (default); container is planned and refused for now
 	DeployTo           string            `yaml:"deploy_to"`   // default /srv/<app>
 	ProjectDir         string            `yaml:"project_dir"` // holds manage.py, relative to Dir; default "."
 	Python             string            `yaml:"python"`      // interpreter on the hosts; default python3

@@ -276,6 +276,7 @@ func TestParseErrors(t *testing.T) {
 		{"app name", "app: My_App\n" + head[11:], []string{`hoist.yml:1:6: app: "My_App" is not a valid app name`}},
 		{"list for string", head + "python: [python3]\n", []string{`hoist.yml:6:9: python: expected a string, got a list`}},
 		{"mapping for list", head + "secrets: {A: b}\n", []string{`hoist.yml:6:10: secrets: expected a list, got a mapping`}},
+		{"strategy not yet", head + "strategy: container\n", []string{`hoist.yml:6:11: strategy: the container strategy is not available in this version of hoist: use release (the default)`}},
 		{"strategy", head + "strategy: containr\n", []string{`hoist.yml:6:11: strategy: "containr" is not one of: release, container (did you mean "container"?)`}},
 		{"deploy_to relative", head + "deploy_to: srv/x\n", []string{`hoist.yml:6:12: deploy_to: "srv/x" must be an absolute path`}},
 		{"deploy_to root", head + "deploy_to: /\n", []string{`hoist.yml:6:12: deploy_to: must not be /`}},

@@ -197,7 +197,7 @@ settings: {{.Settings}}
 # Let the virtualenv see python packages installed on the servers, e.g. by apt.
 # system_site_packages: false
 # How a release is built: "release" ships the git commit and builds a virtualenv
-# on each server; "container" builds a Docker image here and ships its new layers.
+# on each server (the only strategy this version has).
 # strategy: release
 # The directory on the servers for releases, shared files and the live release.
 # deploy_to: {{.DeployTo}}
