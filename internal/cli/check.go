@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"maps"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -56,8 +55,7 @@ func runCheck(ctx context.Context, g *globalOptions, stage, ref string) error {
 		return err
 	}
 	defer art.Remove()
-	env := maps.Clone(c.StageEnv(s))
-	maps.Copy(env, secrets)
+	env := deploy.StageEnv(c, s, secrets)
 	u := g.ui()
 	for _, v := range secrets {
 		u.AddSecrets(v)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/hoistdeploy/hoist/internal/config"
 	"github.com/hoistdeploy/hoist/internal/django"
 )
 
@@ -53,9 +54,9 @@ func CheckLocally(ctx context.Context, a *Artifact, appDir, projectDir string, e
 	return true, nil
 }
 
-// stageEnv is the environment the app gets on the stage, secrets included.
-func (t *Target) stageEnv(secrets map[string]string) map[string]string {
-	env := maps.Clone(t.Config.StageEnv(t.Stage))
+// StageEnv is the environment the app gets on a stage, secrets included.
+func StageEnv(c *config.Config, s *config.Stage, secrets map[string]string) map[string]string {
+	env := maps.Clone(c.StageEnv(s))
 	maps.Copy(env, secrets)
 	return env
 }

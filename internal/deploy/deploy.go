@@ -88,7 +88,7 @@ func (t *Target) Deploy(ctx context.Context, opts Options) (err error) {
 	case opts.SkipChecks:
 		u.Warn("skipping Django's checks (--skip-checks)")
 	default:
-		ran, err := CheckLocally(ctx, art, c.Dir, c.ProjectDir, t.stageEnv(opts.Secrets))
+		ran, err := CheckLocally(ctx, art, c.Dir, c.ProjectDir, StageEnv(c, t.Stage, opts.Secrets))
 		if err != nil {
 			return err
 		}
@@ -219,7 +219,7 @@ func (d *deployRun) ship(ctx context.Context) error {
 // build turns the artifact into a runnable release on every host.
 func (d *deployRun) build(ctx context.Context) error {
 	c, l := d.t.Config, d.t.Layout
-	env := d.t.stageEnv(d.opts.Secrets)
+	env := StageEnv(c, d.t.Stage, d.opts.Secrets)
 	return Each(ctx, d.hosts(), "build", func(ctx context.Context, h *remote.Host) error {
 		u := d.t.UI
 		if err := release.Unpack(ctx, h, l, d.id, d.art.Sum); err != nil {
@@ -477,7 +477,7 @@ func (d *deployRun) finish(ctx context.Context) {
 				return err
 			}
 		}
-		return t.prune(ctx, h)
+		return t.prune(ctx, h, inv)
 	})
 	if err != nil {
 		t.UI.Warn("the deploy succeeded, but tidying up did not:\n%v", err)
@@ -505,21 +505,15 @@ func stopOthers(ctx context.Context, h *remote.Host, site serve.Site, live strin
 }
 
 // prune deletes releases beyond keep_releases, then the venvs and artifacts
-// no release uses any more.
-func (t *Target) prune(ctx context.Context, h *remote.Host) error {
-	inv, err := release.ReadInventory(ctx, h, t.Layout)
-	if err != nil {
-		return err
-	}
+// no release uses any more. inv is the host's inventory as it stands now.
+func (t *Target) prune(ctx context.Context, h *remote.Host, inv release.Inventory) error {
 	drop := release.PruneCandidates(inv, t.Config.KeepReleases)
 	if len(drop) > 0 {
 		if err := release.Remove(ctx, h, t.Layout, drop...); err != nil {
 			return err
 		}
 		t.UI.Step(h.Name, "prune", "removed %d old release(s)", len(drop))
-		if inv, err = release.ReadInventory(ctx, h, t.Layout); err != nil {
-			return err
-		}
+		inv = inv.Without(drop...)
 	}
 	return release.Sweep(ctx, h, t.Layout, inv)
 }

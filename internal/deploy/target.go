@@ -144,7 +144,7 @@ func (e *ConnectError) Error() string {
 }
 func (e *ConnectError) Unwrap() error { return e.Err }
 
-// firstStep names the step and hosts of the failures in err, for history.
+// failedStep names the step and hosts of the failures in err, for history.
 func failedStep(err error) (step string, hosts []string) {
 	var all []error
 	if j, ok := err.(interface{ Unwrap() []error }); ok {

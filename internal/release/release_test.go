@@ -44,6 +44,9 @@ func TestPruneNeverDropsLiveOrPrevious(t *testing.T) {
 	if strings.Join(drop, ",") != "r3,r4" {
 		t.Fatalf("drop = %v, want r3,r4", drop)
 	}
+	if left := i.Without(drop...); len(left.Records) != 2 || left.Live != "r2" || left.Find("r3") != nil {
+		t.Fatalf("after pruning: %+v", left)
+	}
 	if drop := PruneCandidates(i, 5); len(drop) != 0 {
 		t.Fatalf("nothing to drop under keep, got %v", drop)
 	}

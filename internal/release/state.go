@@ -63,6 +63,21 @@ func (inv Inventory) Find(id string) *Record {
 	return nil
 }
 
+// Without is the inventory less the releases ids.
+func (inv Inventory) Without(ids ...string) Inventory {
+	gone := map[string]bool{}
+	for _, id := range ids {
+		gone[id] = true
+	}
+	out := Inventory{Live: inv.Live}
+	for _, r := range inv.Records {
+		if !gone[r.ID] {
+			out.Records = append(out.Records, r)
+		}
+	}
+	return out
+}
+
 // PreviousGood is the release a rollback returns to: the newest one older
 // than the live one that once served and was not itself rolled back from.
 func (inv Inventory) PreviousGood() *Record {
