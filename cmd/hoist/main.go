@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/hoistdeploy/hoist/internal/cli"
@@ -25,11 +24,7 @@ func run() int {
 	root := cli.NewRoot(os.Stdout, os.Stderr)
 	err := root.ExecuteContext(ctx)
 	if err != nil {
-		msg := err.Error()
-		if strings.HasPrefix(msg, "unknown command") || strings.HasPrefix(msg, "unknown flag") || strings.HasPrefix(msg, "accepts ") {
-			err = &cli.UsageError{Err: err}
-		}
-		fmt.Fprintf(os.Stderr, "hoist: %s\n", msg)
+		fmt.Fprintf(os.Stderr, "hoist: %s\n", err)
 	}
 	return cli.ExitCode(err)
 }

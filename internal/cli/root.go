@@ -70,6 +70,22 @@ server, then "hoist deploy STAGE".`,
 		newStatusCmd(g),
 		newVersionCmd(g),
 	)
+	// Every mistake on the command line exits 2, whichever command made it.
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{err} })
+	for _, cmd := range root.Commands() {
+		if check := cmd.Args; check != nil {
+			cmd.Args = func(cmd *cobra.Command, args []string) error {
+				if err := check(cmd, args); err != nil {
+					var usage *UsageError
+					if errors.As(err, &usage) {
+						return err
+					}
+					return &UsageError{err}
+				}
+				return nil
+			}
+		}
+	}
 	return root
 }
 
@@ -153,7 +169,7 @@ func ExitCode(err error) int {
 		return rexit.code
 	case err == nil:
 		return ExitOK
-	case errors.As(err, &usage):
+	case errors.As(err, &usage), strings.HasPrefix(err.Error(), "unknown command"):
 		return ExitUsage
 	case errors.As(err, &locked):
 		return ExitLocked

@@ -65,10 +65,7 @@ func (t *Target) Deploy(ctx context.Context, opts Options) (err error) {
 	c, u := t.Config, t.UI
 	ref := opts.Ref
 	if ref == "" {
-		ref = t.Stage.Ref
-	}
-	if ref == "" {
-		ref = "HEAD"
+		ref = t.Stage.Ref // HEAD unless hoist.yml says otherwise
 	}
 	d := &deployRun{t: t, opts: opts, start: time.Now(), previous: map[*remote.Host]string{}, batch: opts.Batch}
 
@@ -84,10 +81,9 @@ func (t *Target) Deploy(ctx context.Context, opts Options) (err error) {
 	}
 	u.Info("deploying %s (commit %.7s, %d KiB) to %s as release %s", ref, art.Commit, art.Size/1024, t.Stage.Name, d.id)
 
-	switch {
-	case opts.SkipChecks:
+	if opts.SkipChecks {
 		u.Warn("skipping Django's checks (--skip-checks)")
-	default:
+	} else {
 		ran, err := CheckLocally(ctx, art, c.Dir, c.ProjectDir, StageEnv(c, t.Stage, opts.Secrets))
 		if err != nil {
 			return err
