@@ -81,8 +81,6 @@ func (t *Target) Rollback(ctx context.Context, opts RollbackOptions) (err error)
 		t.record(context.WithoutCancel(ctx), entry)
 	}()
 
-	// Start the old release beside the live one and check it, exactly as a
-	// deploy checks a new release.
 	s, err := django.ReadSettings(ctx, t.Primary, t.Layout, target, t.Config.ProjectDir)
 	if err != nil {
 		return &StepError{Host: t.Primary.Name, Step: "inspect", Err: err}
@@ -109,6 +107,8 @@ func (t *Target) Rollback(ctx context.Context, opts RollbackOptions) (err error)
 	for _, h := range t.Hosts {
 		d.previous[h] = live
 	}
+	// Start the old release beside the live one and check it, exactly as a
+	// deploy checks a new release.
 	if err := Each(ctx, t.Web(), "health", func(ctx context.Context, h *remote.Host) error {
 		site := t.Site(h)
 		if err := serve.Start(ctx, h, site, target); err != nil {
@@ -129,13 +129,14 @@ func (t *Target) Rollback(ctx context.Context, opts RollbackOptions) (err error)
 		return fmt.Errorf("%w\nevery host was switched back: %s still serves", err, live)
 	}
 
+	var unapplyErr error
 	if opts.Migrate && len(extra.Migrations) > 0 {
 		// The old code is live now and runs on the newer schema, which it
 		// survives as a deploy's old release did; then the newer code,
 		// which knows how, undoes its migrations.
 		t.UI.Step(t.Primary.Name, "migrate", "unapplying %s with %s's code", strings.Join(extra.Migrations, ", "), live)
 		if out, err := django.Unapply(context.WithoutCancel(ctx), t.Primary, t.Layout, live, t.Config.ProjectDir, extra.Targets); err != nil {
-			return fmt.Errorf("%s serves on every host, but unapplying its migrations failed: %w\n%s", target, err, indent(out))
+			unapplyErr = fmt.Errorf("%s serves on every host, but unapplying the migrations failed, so the schema is left as Django's output shows; %s's code runs on it:\n%w\n%s", target, target, err, indent(out))
 		}
 	}
 	time.Sleep(serve.DrainTime)
@@ -157,6 +158,9 @@ func (t *Target) Rollback(ctx context.Context, opts RollbackOptions) (err error)
 	})
 	if err != nil {
 		t.UI.Warn("rolled back, but tidying up did not finish:\n%v", err)
+	}
+	if unapplyErr != nil {
+		return unapplyErr
 	}
 	t.UI.Result("%s rolled back to %s in %.1fs", t.Stage.Name, target, time.Since(start).Seconds())
 	return nil
