@@ -22,7 +22,7 @@ if ! command -v go >/dev/null; then
 	if [ -x /usr/local/go/bin/go ]; then
 		export PATH=$PATH:/usr/local/go/bin
 	else
-		echo "hoist is written in Go: install Go 1.24 or newer (https://go.dev/dl) and run this again" >&2
+		echo "hoist is written in Go: install Go 1.26 or newer (https://go.dev/dl) and run this again" >&2
 		exit 1
 	fi
 fi

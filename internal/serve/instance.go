@@ -11,8 +11,8 @@ import (
 // A crash-looping instance from an earlier try is reset first.
 func Start(ctx context.Context, h *remote.Host, s Site, id string) error {
 	unit := s.Instance(id)
-	remote.Output(ctx, h, h.Sudo("systemctl", "reset-failed", unit+".service", unit+".socket"))
-	_, err := remote.Output(ctx, h, h.Sudo("systemctl", "start", unit+".socket", unit+".service"))
+	script := `systemctl reset-failed "$1.service" "$1.socket" 2>/dev/null; systemctl start "$1.socket" "$1.service"`
+	_, err := remote.Output(ctx, h, h.SudoScript(script, unit))
 	return err
 }
 
