@@ -3,11 +3,9 @@ package cli
 import (
 	"context"
 	"errors"
-	"os"
 
 	"github.com/spf13/cobra"
 
-	"github.com/hoistdeploy/hoist/internal/config"
 	"github.com/hoistdeploy/hoist/internal/deploy"
 )
 
@@ -35,17 +33,9 @@ virtualenv (.venv, venv, env), or python3.`,
 }
 
 func runCheck(ctx context.Context, g *globalOptions, stage, ref string) error {
-	c, err := g.loadConfig()
+	c, s, secrets, err := g.loadStageSecrets(stage)
 	if err != nil {
 		return err
-	}
-	s, err := c.Stage(stage)
-	if err != nil {
-		return &UsageError{err}
-	}
-	secrets, err := config.ReadSecrets(c, s, os.Getenv)
-	if err != nil {
-		return &UsageError{err}
 	}
 	if ref == "" {
 		ref = s.Ref

@@ -3,12 +3,10 @@ package cli
 import (
 	"context"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/hoistdeploy/hoist/internal/config"
 	"github.com/hoistdeploy/hoist/internal/deploy"
 )
 
@@ -62,21 +60,11 @@ func runDeploy(ctx context.Context, g *globalOptions, stage string, opts *deploy
 	if opts.Migrate != "auto" && opts.Migrate != "skip" && opts.Migrate != "only" {
 		return &UsageError{fmt.Errorf("--migrate is auto, skip or only, not %q", opts.Migrate)}
 	}
-	c, err := g.loadConfig()
+	c, s, secrets, err := g.loadStageSecrets(stage)
 	if err != nil {
 		return err
 	}
-	s, err := c.Stage(stage)
-	if err != nil {
-		return &UsageError{err}
-	}
-	// Secrets are read before connecting: a missing one stops the deploy
-	// before anything happens.
-	secrets, err := config.ReadSecrets(c, s, os.Getenv)
-	if err != nil {
-		return &UsageError{err}
-	}
-	t, err := g.open(ctx, stage)
+	t, err := g.connect(ctx, c, s)
 	if err != nil {
 		return err
 	}

@@ -120,16 +120,43 @@ func (g *globalOptions) loadConfig() (*config.Config, error) {
 	return c, nil
 }
 
+// loadStage loads hoist.yml and picks the stage.
+func (g *globalOptions) loadStage(name string) (*config.Config, *config.Stage, error) {
+	c, err := g.loadConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := c.Stage(name)
+	if err != nil {
+		return nil, nil, &UsageError{err}
+	}
+	return c, s, nil
+}
+
+// loadStageSecrets is loadStage with the stage's secrets read, so a missing
+// one stops the command before anything happens.
+func (g *globalOptions) loadStageSecrets(name string) (*config.Config, *config.Stage, map[string]string, error) {
+	c, s, err := g.loadStage(name)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	secrets, err := config.ReadSecrets(c, s, os.Getenv)
+	if err != nil {
+		return nil, nil, nil, &UsageError{err}
+	}
+	return c, s, secrets, nil
+}
+
 // open loads hoist.yml and connects to every host of the stage.
 func (g *globalOptions) open(ctx context.Context, stageName string) (*deploy.Target, error) {
-	c, err := g.loadConfig()
+	c, s, err := g.loadStage(stageName)
 	if err != nil {
 		return nil, err
 	}
-	s, err := c.Stage(stageName)
-	if err != nil {
-		return nil, &UsageError{err}
-	}
+	return g.connect(ctx, c, s)
+}
+
+func (g *globalOptions) connect(ctx context.Context, c *config.Config, s *config.Stage) (*deploy.Target, error) {
 	return deploy.Open(ctx, c, s, remote.DialOptions{Identity: g.Identity, ConnectTimeout: g.ConnectTimeout}, g.ui())
 }
 
