@@ -21,9 +21,33 @@ var (
 	stageRe   = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
 	envNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	moduleRe  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`)
-	// gunicorn takes "module", "module:name" or "module:factory()".
-	wsgiRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*(:[A-Za-z_]\S*)?$`)
-	sizeRe = regexp.MustCompile(`^[0-9]+[kKmMgG]?$`)
+	// gunicorn takes "module", "module:name" or "module:factory(args)".
+	wsgiRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*(:[A-Za-z_][!-~]*)?$`)
+	// Nine digits keep nginx's and Caddy's size parsers from overflowing.
+	sizeRe = regexp.MustCompile(`^[0-9]{1,9}[kKmMgG]?$`)
+	// Paths on the hosts go into unit files (which take no quotes), nginx
+	// and Caddy configs unquoted by habit, and shell scripts: only
+	// characters that mean nothing in any of them.
+	pathRe = regexp.MustCompile(`^[A-Za-z0-9._/-]+$`)
+	// URL prefixes become nginx locations and Caddy matchers.
+	urlPrefixRe = regexp.MustCompile(`^/([A-Za-z0-9._~-]+/)*$`)
+	// A health path is sent in an HTTP request line: RFC 3986 path and
+	// query characters only, so no space or line break can split it.
+	healthPathRe = regexp.MustCompile(`^/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$`)
+	// A Host header: a name or address, with an optional port.
+	hostHeaderRe = regexp.MustCompile(`^[A-Za-z0-9._:\[\]-]+$`)
+)
+
+// maxDeployTo keeps each release's socket, deploy_to/run/<id>.sock, within
+// the 107 bytes a unix socket path may have.
+const maxDeployTo = 64
+
+// Bounds of numbers that become timeouts and counts in unit and site
+// files: large enough for any real use, small enough that adding to them
+// never overflows.
+const (
+	maxSeconds = 86400 // a day
+	maxCount   = 1000
 )
 
 // given reports whether the file holds a well-typed, non-null value at key.
@@ -72,14 +96,20 @@ func (d *decoder) required(parent, name, hint string) bool {
 	return false
 }
 
-func (d *decoder) oneOf(key string, p *string, allowed ...string) {
+// oneOf applies the first allowed value when key is not given, and checks
+// the value is one of allowed.
+func oneOf[T ~string](d *decoder, key string, p *T, allowed ...T) {
 	if !d.given(key) {
 		*p = allowed[0]
 		return
 	}
-	if !slices.Contains(allowed, *p) {
-		msg := fmt.Sprintf("%q is not one of: %s", *p, strings.Join(allowed, ", "))
-		if s := suggest(*p, allowed); s != "" {
+	words := make([]string, len(allowed))
+	for i, a := range allowed {
+		words[i] = string(a)
+	}
+	if !slices.Contains(words, string(*p)) {
+		msg := fmt.Sprintf("%q is not one of: %s", *p, strings.Join(words, ", "))
+		if s := suggest(string(*p), words); s != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", s)
 		}
 		d.errorf(d.at(key), key, "%s", msg)
@@ -105,6 +135,11 @@ func (d *decoder) number(key string, p *int, def, lo, hi int, why string) {
 	d.errorf(d.at(key), key, "%s, not %d", msg, *p)
 }
 
+// seconds is number for a count of seconds.
+func (d *decoder) seconds(key string, p *int, def int) {
+	d.number(key, p, def, 1, maxSeconds, "seconds, at most a day")
+}
+
 func (d *decoder) text(key string, p *string, def string) {
 	if !d.given(key) {
 		*p = def
@@ -120,9 +155,21 @@ func (d *decoder) absPath(key, p string) {
 		d.errorf(d.at(key), key, "%q must be an absolute path, like /srv/app", p)
 	case p == "/":
 		d.errorf(d.at(key), key, "must not be /: releases and shared files go under it")
+	case !d.plainPath(key, p): // reported there
 	case path.Clean(p) != p:
 		d.errorf(d.at(key), key, "write %q as %q", p, path.Clean(p))
+	case len(p) > maxDeployTo:
+		d.errorf(d.at(key), key, "%q is longer than %d characters: the socket paths under it would not fit in a unix socket address", p, maxDeployTo)
 	}
+}
+
+// plainPath reports a path on the hosts with a character outside pathRe.
+func (d *decoder) plainPath(key, p string) bool {
+	if pathRe.MatchString(p) {
+		return true
+	}
+	d.errorf(d.at(key), key, "%q: use only letters, digits, '.', '_', '-' and '/' in paths on the hosts", p)
+	return false
 }
 
 // relPath checks a path inside the project (or release) and cleans it, so
@@ -148,7 +195,7 @@ func (d *decoder) check(c *Config) {
 		d.errorf(d.at("app"), "app", "%q is not a valid app name: use lowercase letters, digits, - and _, "+
 			"start with a letter, at most 40 characters (it names systemd units and directories)", c.App)
 	}
-	d.oneOf("strategy", &c.Strategy, "release", "container")
+	oneOf(d, "strategy", &c.Strategy, "release", "container")
 	if c.Strategy == "container" {
 		d.errorf(d.at("strategy"), "strategy", "the container strategy is not available in this version of hoist: use release (the default)")
 	}
@@ -158,7 +205,10 @@ func (d *decoder) check(c *Config) {
 		c.DeployTo = "/srv/" + c.App
 	}
 	if d.given("project_dir") {
-		d.relPath("project_dir", &c.ProjectDir)
+		// It is the gunicorn unit's WorkingDirectory.
+		if d.relPath("project_dir", &c.ProjectDir) {
+			d.plainPath("project_dir", c.ProjectDir)
+		}
 	} else {
 		c.ProjectDir = "."
 	}
@@ -181,7 +231,7 @@ func (d *decoder) check(c *Config) {
 		d.text("secrets_file", &c.SecretsFile, "")
 	}
 	d.checkShared(c)
-	d.number("keep_releases", &c.KeepReleases, 5, 2, math.MaxInt, "one live release and one to roll back to")
+	d.number("keep_releases", &c.KeepReleases, 5, 2, maxCount, "one live release and one to roll back to")
 	d.checkWeb(&c.Web)
 	d.checkGunicorn(&c.Gunicorn)
 	d.checkHealth(&c.Health)
@@ -269,34 +319,59 @@ func (d *decoder) checkSecrets(key string, names []string, envs ...map[string]st
 	}
 }
 
+// checkShared refuses shared paths that overlap. The build replaces each
+// with a link into shared/: with media and media/avatars both listed, the
+// second would be made through the first's link, inside shared/, and its
+// rm -rf would delete uploads there.
 func (d *decoder) checkShared(c *Config) {
-	seen := map[string]string{}
+	type item struct{ path, key string }
+	var seen []item
 	for _, list := range []struct {
 		key   string
 		paths []string
 	}{{"shared_files", c.SharedFiles}, {"shared_dirs", c.SharedDirs}} {
 		for i := range list.paths {
 			k := fmt.Sprintf("%s[%d]", list.key, i)
-			if !d.given(k) {
-				continue
-			}
-			if !d.relPath(k, &list.paths[i]) {
+			if !d.given(k) || !d.relPath(k, &list.paths[i]) || !d.plainPath(k, list.paths[i]) {
 				continue
 			}
 			p := list.paths[i]
-			if p == "." {
+			first, _, _ := strings.Cut(p, "/")
+			switch {
+			case p == ".":
 				d.errorf(d.at(k), k, "must name a file or directory inside the release, not the release itself")
-			} else if other, ok := seen[p]; ok {
-				d.errorf(d.at(k), k, "%s is already listed as %s", p, other)
+				continue
+			case strings.HasPrefix(first, ".hoist") || first == ".venv":
+				d.errorf(d.at(k), k, "%s is where hoist keeps the release's own links: share another path", p)
+				continue
+			case c.ProjectDir != "." && within(c.ProjectDir, p):
+				d.errorf(d.at(k), k, "%s holds project_dir %s: sharing it would replace the code", p, c.ProjectDir)
+				continue
 			}
-			seen[p] = k
+			for _, o := range seen {
+				switch {
+				case o.path == p:
+					d.errorf(d.at(k), k, "%s is already listed as %s", p, o.key)
+				case within(p, o.path) || within(o.path, p):
+					d.errorf(d.at(k), k, "%s overlaps %s (%s): shared paths must not be inside one another", p, o.path, o.key)
+				default:
+					continue
+				}
+				break
+			}
+			seen = append(seen, item{p, k})
 		}
 	}
 }
 
+// within tells whether p is inside dir, or is dir.
+func within(p, dir string) bool {
+	return p == dir || strings.HasPrefix(p, dir+"/")
+}
+
 func (d *decoder) checkWeb(w *Web) {
-	d.oneOf("web.server", &w.Server, "nginx", "caddy", "none")
-	d.oneOf("web.tls", &w.TLS, "auto", "internal", "off")
+	oneOf(d, "web.server", &w.Server, Nginx, Caddy, NoWebServer)
+	oneOf(d, "web.tls", &w.TLS, TLSAuto, TLSInternal, TLSOff)
 	d.checkDomains("web.domains", w.Domains)
 	d.number("web.port", &w.Port, 80, 1, 65535, "")
 	for _, u := range []struct {
@@ -304,10 +379,15 @@ func (d *decoder) checkWeb(w *Web) {
 		p   *string
 		def string
 	}{{"web.static_url", &w.StaticURL, "/static/"}, {"web.media_url", &w.MediaURL, "/media/"}} {
-		if !d.given(u.key) {
+		switch {
+		case !d.given(u.key):
 			*u.p = u.def
-		} else if !strings.HasPrefix(*u.p, "/") || !strings.HasSuffix(*u.p, "/") || strings.ContainsFunc(*u.p, unicode.IsSpace) {
+		case !strings.HasPrefix(*u.p, "/") || !strings.HasSuffix(*u.p, "/"):
 			d.errorf(d.at(u.key), u.key, "%q must start and end with /, like %q", *u.p, u.def)
+		case *u.p == "/":
+			d.errorf(d.at(u.key), u.key, "must not be /: the app itself is served there")
+		case !urlPrefixRe.MatchString(*u.p):
+			d.errorf(d.at(u.key), u.key, "%q: use only letters, digits, '.', '_', '~', '-' and '/', like %q", *u.p, u.def)
 		}
 	}
 	if w.StaticURL == w.MediaURL && d.given("web.media_url") {
@@ -344,27 +424,52 @@ func (d *decoder) checkDomains(key string, domains []string) {
 }
 
 func (d *decoder) checkGunicorn(g *Gunicorn) {
-	d.number("gunicorn.workers", &g.Workers, 2, 1, math.MaxInt, "")
-	d.number("gunicorn.timeout", &g.Timeout, 30, 1, math.MaxInt, "seconds")
-	d.number("gunicorn.graceful_timeout", &g.GracefulTimeout, 30, 1, math.MaxInt, "seconds")
+	d.number("gunicorn.workers", &g.Workers, 2, 1, maxCount, "")
+	d.seconds("gunicorn.timeout", &g.Timeout, 30)
+	d.seconds("gunicorn.graceful_timeout", &g.GracefulTimeout, 30)
 }
 
 func (d *decoder) checkHealth(h *Health) {
-	if !d.given("health.path") {
-		h.Path = "/"
-	} else if !strings.HasPrefix(h.Path, "/") {
-		d.errorf(d.at("health.path"), "health.path", "%q must start with /", h.Path)
+	switch {
+	case d.given("health.path") && d.given("health.paths"):
+		d.errorf(d.keyAt("health.paths"), "health.paths", "health.path is one path of health.paths: set one of them, not both")
+	case d.given("health.path"):
+		h.Paths = []string{h.Path}
+		d.healthPath("health.path", h.Path)
+	case d.given("health.paths"):
+		if len(h.Paths) == 0 {
+			d.errorf(d.at("health.paths"), "health.paths", "needs at least one path, like [/]")
+		}
+		for i, p := range h.Paths {
+			if k := fmt.Sprintf("health.paths[%d]", i); d.given(k) {
+				d.healthPath(k, p)
+			}
+		}
+	default:
+		h.Paths = []string{"/"}
+	}
+	if len(h.Paths) > 0 {
+		h.Path = h.Paths[0]
 	}
 	d.number("health.status", &h.Status, 200, 100, 599, "an HTTP status")
-	if d.given("health.host") && strings.ContainsFunc(h.Host, unicode.IsSpace) {
+	if d.given("health.host") && h.Host != "" && !hostHeaderRe.MatchString(h.Host) {
 		d.errorf(d.at("health.host"), "health.host", "%q is not a Host header like example.com", h.Host)
 	}
 	if !d.given("health.timeout") {
 		h.Timeout = 5 * time.Second
-	} else if h.Timeout <= 0 {
-		d.errorf(d.at("health.timeout"), "health.timeout", "must be more than 0s")
+	} else if h.Timeout <= 0 || h.Timeout > 10*time.Minute {
+		d.errorf(d.at("health.timeout"), "health.timeout", "must be more than 0s and at most 10m, not %s", h.Timeout)
 	}
-	d.number("health.retries", &h.Retries, 10, 1, math.MaxInt, "")
+	d.number("health.retries", &h.Retries, 10, 1, maxCount, "")
+}
+
+func (d *decoder) healthPath(key, p string) {
+	switch {
+	case !strings.HasPrefix(p, "/"):
+		d.errorf(d.at(key), key, "%q must start with /", p)
+	case !healthPathRe.MatchString(p):
+		d.errorf(d.at(key), key, "%q is not a URL path like /health/?db=1: no spaces or quotes; percent-encode other characters", p)
+	}
 }
 
 func (d *decoder) checkStages(c *Config) {

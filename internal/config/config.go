@@ -32,15 +32,33 @@ type Config struct {
 	Stages             []*Stage          `yaml:"stages"` // a mapping in YAML, kept in file order
 }
 
+// WebServer is the web server in front of gunicorn on each web host.
+type WebServer string
+
+const (
+	Nginx       WebServer = "nginx" // the default
+	Caddy       WebServer = "caddy"
+	NoWebServer WebServer = "none" // the user runs their own
+)
+
+// TLS says how Caddy gets certificates; nginx ignores it.
+type TLS string
+
+const (
+	TLSAuto     TLS = "auto"     // the default: ACME (Let's Encrypt)
+	TLSInternal TLS = "internal" // Caddy's own CA, for staging and tests
+	TLSOff      TLS = "off"      // plain HTTP
+)
+
 // Web is the front web server on each web host.
 type Web struct {
-	Server      string   `yaml:"server"`        // nginx (default) | caddy | none
-	Domains     []string `yaml:"domains"`       // empty: any host name
-	Port        int      `yaml:"port"`          // default 80
-	StaticURL   string   `yaml:"static_url"`    // default /static/
-	MediaURL    string   `yaml:"media_url"`     // default /media/
-	MaxBodySize string   `yaml:"max_body_size"` // default 10m
-	TLS         string   `yaml:"tls"`           // caddy only: auto (default, ACME) | internal (Caddy's own CA) | off
+	Server      WebServer `yaml:"server"`        // nginx (default) | caddy | none
+	Domains     []string  `yaml:"domains"`       // empty: any host name
+	Port        int       `yaml:"port"`          // default 80
+	StaticURL   string    `yaml:"static_url"`    // default /static/
+	MediaURL    string    `yaml:"media_url"`     // default /media/
+	MaxBodySize string    `yaml:"max_body_size"` // default 10m
+	TLS         TLS       `yaml:"tls"`           // caddy only: auto (default) | internal | off
 }
 
 // Gunicorn is how each release's app server runs.
@@ -53,7 +71,10 @@ type Gunicorn struct {
 
 // Health is the check a new release must pass before it gets traffic.
 type Health struct {
-	Path     string        `yaml:"path"`     // default /
+	// Paths are checked in turn, each must pass; default [/]. health.path
+	// is a one-item shorthand: after Load, Path is Paths[0].
+	Paths    []string      `yaml:"paths"`
+	Path     string        `yaml:"path"`
 	Status   int           `yaml:"status"`   // default 200
 	Contains string        `yaml:"contains"` // optional text the body must hold
 	Host     string        `yaml:"host"`     // Host header; default first domain, else first ALLOWED_HOSTS entry

@@ -91,7 +91,7 @@ func TestParseFull(t *testing.T) {
 		Web: Web{Server: "caddy", Domains: []string{"notes.example.com", "www.notes.example.com"}, Port: 8080,
 			StaticURL: "/s/", MediaURL: "/m/", MaxBodySize: "20m", TLS: "auto"},
 		Gunicorn: Gunicorn{Workers: 4, Timeout: 60, GracefulTimeout: 20, Args: []string{"--max-requests", "1000"}},
-		Health:   Health{Path: "/health/", Status: 204, Contains: "ok", Host: "notes.example.com", Timeout: 2 * time.Second, Retries: 3},
+		Health:   Health{Paths: []string{"/health/"}, Path: "/health/", Status: 204, Contains: "ok", Host: "notes.example.com", Timeout: 2 * time.Second, Retries: 3},
 		Stages: []*Stage{
 			{
 				Name: "production",
@@ -143,7 +143,7 @@ func TestParseDefaults(t *testing.T) {
 		KeepReleases: 5,
 		Web:          Web{Server: "nginx", Port: 80, StaticURL: "/static/", MediaURL: "/media/", MaxBodySize: "10m", TLS: "auto"},
 		Gunicorn:     Gunicorn{Workers: 2, Timeout: 30, GracefulTimeout: 30},
-		Health:       Health{Path: "/", Status: 200, Timeout: 5 * time.Second, Retries: 10},
+		Health:       Health{Paths: []string{"/"}, Path: "/", Status: 200, Timeout: 5 * time.Second, Retries: 10},
 		Stages:       []*Stage{{Name: "production", Hosts: []*Host{{Address: "deploy@example.com", Roles: []string{"web"}}}, Ref: "HEAD"}},
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -302,7 +302,7 @@ func TestParseErrors(t *testing.T) {
 			`hoist.yml:7:22: shared_dirs[1]: db.sqlite3 is already listed as shared_files[1]`,
 			`hoist.yml:7:36: shared_dirs[2]: must name a file or directory inside the release`,
 		}},
-		{"keep_releases", head + "keep_releases: 1\n", []string{`hoist.yml:6:16: keep_releases: must be at least 2: one live release and one to roll back to, not 1`}},
+		{"keep_releases", head + "keep_releases: 1\n", []string{`hoist.yml:6:16: keep_releases: must be between 2 and 1000: one live release and one to roll back to, not 1`}},
 		{"web", head + "web:\n  server: apache\n  port: 70000\n  static_url: static/\n  max_body_size: 10MB\n  domains: [https://example.com, example.com:8000, bad_name.com]\n  colour: red\n", []string{
 			`hoist.yml:7:11: web.server: "apache" is not one of: nginx, caddy, none`,
 			`hoist.yml:8:9: web.port: must be between 1 and 65535, not 70000`,
@@ -314,7 +314,7 @@ func TestParseErrors(t *testing.T) {
 			`hoist.yml:12:3: web: unknown key "colour"`,
 		}},
 		{"gunicorn", head + "gunicorn:\n  workers: 0\n  timeout: 1.5\n  args: [[x]]\n", []string{
-			`hoist.yml:7:12: gunicorn.workers: must be at least 1, not 0`,
+			`hoist.yml:7:12: gunicorn.workers: must be between 1 and 1000, not 0`,
 			`hoist.yml:8:12: gunicorn.timeout: expected an integer, got "1.5"`,
 			`hoist.yml:9:10: gunicorn.args[0]: expected a string, got a list`,
 		}},
@@ -322,7 +322,7 @@ func TestParseErrors(t *testing.T) {
 			`hoist.yml:7:9: health.path: "health" must start with /`,
 			`hoist.yml:8:11: health.status: must be between 100 and 599: an HTTP status, not 42`,
 			`hoist.yml:9:12: health.timeout: "soon" is not a duration like "5s" or "1m30s"`,
-			`hoist.yml:10:12: health.retries: must be at least 1, not 0`,
+			`hoist.yml:10:12: health.retries: must be between 1 and 1000, not 0`,
 		}},
 		{"no stages", "app: notes\nsettings: notes.settings\nstages: {}\n", []string{`hoist.yml:3:9: stages: needs at least one stage`}},
 		{"stages list", "app: notes\nsettings: notes.settings\nstages: [production]\n", []string{`hoist.yml:3:9: stages: expected a mapping of stage names to stages, got a list`}},
@@ -383,7 +383,7 @@ app: notes
 settings: notes.settings
 python: !!str 3
 env:
-  literal: |
+  folded: >-
     two
     lines
 stages:
@@ -398,8 +398,8 @@ stages:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Python != "3" || c.Env["literal"] != "two\nlines\n" {
-		t.Errorf("python %q, literal %q", c.Python, c.Env["literal"])
+	if c.Python != "3" || c.Env["folded"] != "two lines" {
+		t.Errorf("python %q, folded %q", c.Python, c.Env["folded"])
 	}
 	p, s := c.Stages[0], c.Stages[1]
 	if p.Name != "production" || p.Ref != "main" || len(p.Hosts) != 1 || p.Env["DJANGO_DEBUG"] != "false" {
@@ -509,4 +509,107 @@ stages:
 	if got := c.SecretsFileFor(staging); got != "" {
 		t.Errorf("no secrets file: %q", got)
 	}
+}
+
+// Every value hoist.yml gives is written into a unit, a site, an env file
+// or a request line somewhere; these reached them raw before.
+func TestParseRefusesInjection(t *testing.T) {
+	tests := []struct {
+		name, yml string
+		want      []string
+	}{
+		{"deploy_to newline", head + "deploy_to: \"/srv/x\\nExecStartPre=+/bin/sh -c id\"\n", []string{
+			`hoist.yml:6:12: deploy_to: must not hold the control character U+000A`}},
+		{"deploy_to nginx", head + "deploy_to: \"/srv/x;}location /p {alias /etc/;\"\n", []string{
+			`hoist.yml:6:12: deploy_to: "/srv/x;}location /p {alias /etc/;": use only letters, digits, '.', '_', '-' and '/'`}},
+		{"deploy_to space", head + "deploy_to: /srv/my app\n", []string{`hoist.yml:6:12: deploy_to: "/srv/my app": use only`}},
+		{"deploy_to dots", head + "deploy_to: /srv/../etc\n", []string{`hoist.yml:6:12: deploy_to: write "/srv/../etc" as "/etc"`}},
+		{"deploy_to long", head + "deploy_to: /" + strings.Repeat("a", 64) + "\n", []string{`hoist.yml:6:12: deploy_to: "/aaaa`}},
+		{"stage deploy_to", head + "    deploy_to: \"/srv/a%i$x\"\n", []string{`hoist.yml:6:16: stages.production.deploy_to: "/srv/a%i$x": use only`}},
+		{"args newline", head + "gunicorn:\n  args: [\"--x\\n[Service]\"]\n", []string{`hoist.yml:7:10: gunicorn.args[0]: must not hold the control character U+000A`}},
+		{"env", head + "env:\n  A: \"a\\rb\"\n  B: \"a\\0b\"\n  C: \"a\\u2028b\"\n  D: \"tab\\there\"\n", []string{
+			`hoist.yml:7:6: env.A: must not hold the control character U+000D`,
+			`hoist.yml:8:6: env.B: must not hold the control character U+0000`,
+			`hoist.yml:9:6: env.C: must not hold the control character U+2028`,
+			`hoist.yml:10:6: env.D: must not hold the control character U+0009`,
+		}},
+		{"literal block", head + "env:\n  A: |\n    two\n    lines\n", []string{`hoist.yml:7:6: env.A: must not hold the control character U+000A`}},
+		{"health", head + "health:\n  path: \"/ HTTP/1.0\\r\\nX: y\"\n  host: \"a b\"\n  timeout: 1h\n", []string{
+			`hoist.yml:7:9: health.path: must not hold the control character U+000D`,
+			`hoist.yml:8:9: health.host: "a b" is not a Host header`,
+			`hoist.yml:9:12: health.timeout: must be more than 0s and at most 10m, not 1h0m0s`,
+		}},
+		{"health path space", head + "health:\n  path: /a b\n", []string{`hoist.yml:7:9: health.path: "/a b" is not a URL path`}},
+		{"numbers", head + "gunicorn:\n  timeout: 9223372036854775807\n  graceful_timeout: -5\n  workers: 100000\nweb:\n  max_body_size: 99999999999999999999g\n", []string{
+			`hoist.yml:7:12: gunicorn.timeout: must be between 1 and 86400: seconds, at most a day, not 9223372036854775807`,
+			`hoist.yml:8:21: gunicorn.graceful_timeout: must be between 1 and 86400`,
+			`hoist.yml:9:12: gunicorn.workers: must be between 1 and 1000`,
+			`hoist.yml:11:18: web.max_body_size: "99999999999999999999g" is not a size like 10m`,
+		}},
+		{"urls", head + "web:\n  static_url: \"/s;}/\"\n  media_url: /\n", []string{
+			`hoist.yml:7:15: web.static_url: "/s;}/": use only letters`,
+			`hoist.yml:8:14: web.media_url: must not be /`,
+		}},
+		{"wsgi", head + "wsgi: \"app:x\\u00a0y\"\n", []string{`hoist.yml:6:7: wsgi: "app:x\u00a0y" is not a WSGI application`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { wantErrors(t, tt.yml, tt.want) })
+	}
+}
+
+// wantErrors parses yml and checks its errors start as want, in order.
+func wantErrors(t *testing.T, yml string, want []string) {
+	t.Helper()
+	c, err := Parse("hoist.yml", []byte(yml))
+	var errs Errors
+	if !errors.As(err, &errs) {
+		t.Fatalf("want Errors, got %v (config %s)", err, sprint(c))
+	}
+	if len(errs) != len(want) {
+		t.Fatalf("got %d errors, want %d:\n%s", len(errs), len(want), err)
+	}
+	for i, e := range errs {
+		if !strings.HasPrefix(e.Error(), want[i]) {
+			t.Errorf("error %d:\n got %s\nwant %s...", i, e, want[i])
+		}
+	}
+}
+
+// With media and media/avatars both shared, the build made the second link
+// through the first one, inside shared/, and its rm -rf deleted uploads.
+func TestParseRefusesOverlappingShared(t *testing.T) {
+	wantErrors(t, head+"project_dir: src\nshared_files: [media/x.db, data]\nshared_dirs: [media, data/, media/avatars, .hoist-media, .venv/lib, src, src/static, ..]\n", []string{
+		`hoist.yml:8:15: shared_dirs[0]: media overlaps media/x.db (shared_files[0]): shared paths must not be inside one another`,
+		`hoist.yml:8:22: shared_dirs[1]: data is already listed as shared_files[1]`,
+		`hoist.yml:8:29: shared_dirs[2]: media/avatars overlaps media (shared_dirs[0])`,
+		`hoist.yml:8:44: shared_dirs[3]: .hoist-media is where hoist keeps the release's own links`,
+		`hoist.yml:8:58: shared_dirs[4]: .venv/lib is where hoist keeps`,
+		`hoist.yml:8:69: shared_dirs[5]: src holds project_dir src`,
+		`hoist.yml:8:86: shared_dirs[7]: ".." must stay inside the project`,
+	})
+	wantErrors(t, head+"shared_dirs: [media, media/avatars, \"media x\"]\n", []string{
+		`hoist.yml:6:22: shared_dirs[1]: media/avatars overlaps media (shared_dirs[0])`,
+		`hoist.yml:6:37: shared_dirs[2]: "media x": use only letters`,
+	})
+	c, err := Parse("hoist.yml", []byte(head+"shared_files: [media.db]\nshared_dirs: [media, media2/avatars]\n"))
+	if err != nil || strings.Join(c.SharedDirs, ",") != "media,media2/avatars" {
+		t.Errorf("paths that only share a prefix are fine: %v", err)
+	}
+}
+
+func TestHealthPaths(t *testing.T) {
+	c, err := Parse("hoist.yml", []byte(head+"health:\n  paths: [/, \"/db/?q=1\"]\n"))
+	if err != nil || strings.Join(c.Health.Paths, " ") != "/ /db/?q=1" || c.Health.Path != "/" {
+		t.Errorf("paths: %+v %v", c, err)
+	}
+	c, err = Parse("hoist.yml", []byte(head+"health:\n  path: /up\n"))
+	if err != nil || strings.Join(c.Health.Paths, " ") != "/up" {
+		t.Errorf("path is a one-item paths: %+v %v", c, err)
+	}
+	wantErrors(t, head+"health:\n  path: /\n  paths: [/a]\n", []string{`hoist.yml:8:3: health.paths: health.path is one path of health.paths: set one of them, not both`})
+	wantErrors(t, head+"health:\n  paths: []\n", []string{`hoist.yml:7:10: health.paths: needs at least one path`})
+	wantErrors(t, head+"health:\n  paths: [/, x, \"/a\\nb\"]\n", []string{
+		`hoist.yml:7:14: health.paths[1]: "x" must start with /`,
+		`hoist.yml:7:17: health.paths[2]: must not hold the control character U+000A`,
+	})
 }

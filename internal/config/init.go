@@ -241,7 +241,7 @@ secrets: [DJANGO_SECRET_KEY]
 
 # The check a new release must pass before it gets any traffic.
 # health:
-#   path: /               # best a page that reads the database
+#   paths: [/]            # each must answer; best pages that read the database
 #   status: 200           # the HTTP status expected
 #   contains: ""          # text the page must contain
 #   host: ""              # Host header; default: the first domain, else ALLOWED_HOSTS

@@ -161,7 +161,7 @@ func TestInitTemplate(t *testing.T) {
 		"settings", "wsgi", "env", "secrets", "secrets_file", "shared_files", "shared_dirs", "keep_releases",
 		"web", "server", "domains", "port", "static_url", "media_url", "max_body_size",
 		"gunicorn", "workers", "timeout", "graceful_timeout", "args",
-		"health", "path", "status", "contains", "host", "retries",
+		"health", "paths", "status", "contains", "host", "retries",
 		"stages", "hosts", "ref", "roles", "primary"} {
 		if !regexp.MustCompile(`(?m)^[\s#-]*` + k + `:`).MatchString(all) {
 			t.Errorf("the template does not show %s", k)
@@ -170,12 +170,12 @@ func TestInitTemplate(t *testing.T) {
 }
 
 func TestInitTemplateQuoting(t *testing.T) {
-	tmpl := InitTemplate(Project{App: "yes", Settings: "yes.settings", ProjectDir: "my project", Requirements: "reqs: prod.txt"})
+	tmpl := InitTemplate(Project{App: "yes", Settings: "yes.settings", ProjectDir: "null", Requirements: "reqs: prod.txt"})
 	c, err := Parse(FileName, tmpl)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, tmpl)
 	}
-	if c.App != "yes" || c.ProjectDir != "my project" || c.Requirements != "reqs: prod.txt" {
+	if c.App != "yes" || c.ProjectDir != "null" || c.Requirements != "reqs: prod.txt" {
 		t.Errorf("%s", sprint(c))
 	}
 }

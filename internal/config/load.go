@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
@@ -270,14 +272,18 @@ func (d *decoder) decode(path string, key, val ast.Node, v reflect.Value) {
 	if val == nil {
 		return // null or absent: the zero value stays and the default applies
 	}
-	switch p := v.Addr().Interface().(type) {
-	case *string:
+	if v.Kind() == reflect.String { // string, and the named modes like WebServer
 		s, ok := scalarText(val)
 		if !ok {
 			d.typeError(path, val, "a string")
 			return
 		}
-		*p = s
+		if d.plain(path, val, s) {
+			v.SetString(s)
+		}
+		return
+	}
+	switch p := v.Addr().Interface().(type) {
 	case *int:
 		n, ok := intValue(val)
 		if !ok {
@@ -324,6 +330,8 @@ func (d *decoder) decode(path string, key, val ast.Node, v reflect.Value) {
 			s, ok := scalarText(item)
 			if !ok {
 				d.typeError(ip, orNode(item, seq), "a string")
+			} else {
+				d.plain(ip, item, s)
 			}
 			*p = append(*p, s) // even when wrong, so indexes match the file
 		}
@@ -348,6 +356,7 @@ func (d *decoder) decode(path string, key, val ast.Node, v reflect.Value) {
 				d.typeError(kp, item, "a string, number or boolean")
 				continue
 			}
+			d.plain(kp, item, s)
 			(*p)[name] = s
 		}
 	case *[]*Stage:
@@ -375,6 +384,7 @@ func (d *decoder) decode(path string, key, val ast.Node, v reflect.Value) {
 			h := &Host{}
 			if s, ok := scalarText(item); ok {
 				d.fields[ip] = &field{val: item}
+				d.plain(ip, item, s)
 				h.Address = s
 			} else if _, ok := item.(*ast.MappingNode); ok {
 				d.decode(ip, nil, item, reflect.ValueOf(h).Elem())
@@ -390,6 +400,32 @@ func (d *decoder) decode(path string, key, val ast.Node, v reflect.Value) {
 		}
 		d.structure(path, val, v)
 	}
+}
+
+// plain reports a value holding a control character, a Unicode line
+// separator or invalid UTF-8, and marks the field bad. Values end up in
+// systemd units, web server configs, env files and HTTP requests, where
+// such a character ends a line or a header and starts a new one; no value
+// hoist.yml needs has one. It returns whether s is plain.
+func (d *decoder) plain(path string, n ast.Node, s string) bool {
+	bad := ""
+	if !utf8.ValidString(s) {
+		bad = "invalid UTF-8"
+	} else if i := strings.IndexFunc(s, isControl); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(s[i:])
+		bad = fmt.Sprintf("the control character %U", r)
+	} else {
+		return true
+	}
+	if f := d.fields[path]; f != nil {
+		f.bad = true
+	}
+	d.errorf(n, path, "must not hold %s: no line breaks, tabs or other control characters (it is written into unit, site and env files)", bad)
+	return false
+}
+
+func isControl(r rune) bool {
+	return unicode.IsControl(r) || r == '\u2028' || r == '\u2029'
 }
 
 // orNode is n, or fallback when n is null, so an error still has a place.

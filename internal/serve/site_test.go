@@ -7,7 +7,7 @@ import (
 	"github.com/hoistdeploy/hoist/internal/config"
 )
 
-func testSite(server string, domains ...string) Site {
+func testSite(server config.WebServer, domains ...string) Site {
 	return Site{
 		App: "shop", Root: "/srv/shop", User: "deploy", ProjectDir: ".", WSGI: "shop.wsgi:application", Python: "python3",
 		Gunicorn: config.Gunicorn{Workers: 3, Timeout: 30, GracefulTimeout: 20, Args: []string{"--max-requests", "100 % $x"}},
