@@ -2,18 +2,53 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
 )
 
-// ParseAddress splits a host address: [user@]host[:port], where host is a
-// host name, an ~/.ssh/config alias, an IPv4 address or a bracketed IPv6
-// address. user is "" and port 0 when not given, so ~/.ssh/config can fill
-// them in. The IPv6 host comes back without brackets.
+// Address is a parsed host address: [user@]host[:port]. User is "" and Port
+// 0 when not given, so ~/.ssh/config can fill them in. Host is a host name,
+// an ~/.ssh/config alias or an IP address (IPv6 without brackets). hoist.yml
+// and ~/.ssh/config's ProxyJump both go through ParseHostAddress, so the
+// config check and the SSH dialer always agree on what an address means.
+type Address struct {
+	User string
+	Host string
+	Port int
+}
+
+// String writes the address back in the form ParseHostAddress reads.
+func (a Address) String() string {
+	s := a.Host
+	if strings.Contains(s, ":") {
+		s = "[" + s + "]"
+	}
+	if a.Port != 0 {
+		s = net.JoinHostPort(a.Host, strconv.Itoa(a.Port))
+	}
+	if a.User != "" {
+		s = a.User + "@" + s
+	}
+	return s
+}
+
+// ParseAddress is ParseHostAddress returning the parts one by one.
+//
+// Deprecated: use ParseHostAddress; this stays until check.go moves to it.
 func ParseAddress(s string) (user, host string, port int, err error) {
-	fail := func(why string) (string, string, int, error) {
-		return "", "", 0, fmt.Errorf("invalid host address %q: %s", s, why)
+	a, err := ParseHostAddress(s)
+	return a.User, a.Host, a.Port, err
+}
+
+// ParseHostAddress parses a host address: [user@]host[:port], where host is
+// a host name, an ~/.ssh/config alias, an IPv4 address or a bracketed IPv6
+// address. There is at most one @: user names with @ in them are refused
+// rather than guessed at.
+func ParseHostAddress(s string) (Address, error) {
+	fail := func(why string) (Address, error) {
+		return Address{}, fmt.Errorf("invalid host address %q: %s", s, why)
 	}
 	if s == "" {
 		return fail("empty")
@@ -21,12 +56,13 @@ func ParseAddress(s string) (user, host string, port int, err error) {
 	if strings.Contains(s, "://") {
 		return fail("write user@host:port, without a scheme")
 	}
+	var a Address
 	rest := s
 	if u, r, ok := strings.Cut(s, "@"); ok {
 		if !validUser(u) {
 			return fail("the user before @ must be letters, digits, '.', '_' or '-'")
 		}
-		user, rest = u, r
+		a.User, rest = u, r
 	}
 	var portText string
 	hasPort := false
@@ -35,8 +71,8 @@ func ParseAddress(s string) (user, host string, port int, err error) {
 		if end < 0 {
 			return fail("missing ] after the IPv6 address")
 		}
-		host = rest[1:end]
-		if a, err := netip.ParseAddr(host); err != nil || !a.Is6() {
+		a.Host = rest[1:end]
+		if ip, err := netip.ParseAddr(a.Host); err != nil || !ip.Is6() {
 			return fail("only an IPv6 address goes in brackets")
 		}
 		after := rest[end+1:]
@@ -50,16 +86,16 @@ func ParseAddress(s string) (user, host string, port int, err error) {
 		if strings.Count(rest, ":") > 1 {
 			return fail("put an IPv6 address in brackets, like deploy@[2001:db8::1]:22")
 		}
-		host, portText, hasPort = strings.Cut(rest, ":")
-		if host == "" {
+		a.Host, portText, hasPort = strings.Cut(rest, ":")
+		if a.Host == "" {
 			return fail("missing host")
 		}
-		if looksIPv4(host) {
-			if a, err := netip.ParseAddr(host); err != nil || !a.Is4() {
-				return fail(fmt.Sprintf("%q is not an IPv4 address", host))
+		if looksIPv4(a.Host) {
+			if ip, err := netip.ParseAddr(a.Host); err != nil || !ip.Is4() {
+				return fail(fmt.Sprintf("%q is not an IPv4 address", a.Host))
 			}
-		} else if !validHostname(host, true) {
-			return fail(fmt.Sprintf("%q is not a host name", host))
+		} else if !validHostname(a.Host, true) {
+			return fail(fmt.Sprintf("%q is not a host name", a.Host))
 		}
 	}
 	if hasPort {
@@ -67,9 +103,9 @@ func ParseAddress(s string) (user, host string, port int, err error) {
 		if err != nil || p < 1 || p > 65535 {
 			return fail("the port must be a number from 1 to 65535")
 		}
-		port = p
+		a.Port = p
 	}
-	return user, host, port, nil
+	return a, nil
 }
 
 func validUser(u string) bool {

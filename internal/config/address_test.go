@@ -42,15 +42,35 @@ func TestParseAddress(t *testing.T) {
 		{in: "ssh://deploy@host", errorHas: "without a scheme"},
 	}
 	for _, tt := range tests {
-		user, host, port, err := ParseAddress(tt.in)
+		a, err := ParseHostAddress(tt.in)
 		if tt.errorHas != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.errorHas) {
-				t.Errorf("ParseAddress(%q): error %v, want one saying %q", tt.in, err, tt.errorHas)
+				t.Errorf("ParseHostAddress(%q): error %v, want one saying %q", tt.in, err, tt.errorHas)
 			}
 			continue
 		}
-		if err != nil || user != tt.user || host != tt.host || port != tt.port {
-			t.Errorf("ParseAddress(%q) = %q, %q, %d, %v; want %q, %q, %d", tt.in, user, host, port, err, tt.user, tt.host, tt.port)
+		want := Address{User: tt.user, Host: tt.host, Port: tt.port}
+		if err != nil || a != want {
+			t.Errorf("ParseHostAddress(%q) = %+v, %v; want %+v", tt.in, a, err, want)
+			continue
+		}
+		// String gives back something that parses to the same address.
+		again, err := ParseHostAddress(a.String())
+		if err != nil || again != a {
+			t.Errorf("%+v.String() = %q, which parses to %+v, %v", a, a.String(), again, err)
+		}
+	}
+}
+
+func TestAddressString(t *testing.T) {
+	for a, want := range map[Address]string{
+		{Host: "web1"}: "web1",
+		{User: "deploy", Host: "example.com", Port: 2222}: "deploy@example.com:2222",
+		{Host: "2001:db8::1"}:                             "[2001:db8::1]",
+		{User: "d", Host: "::1", Port: 22}:                "d@[::1]:22",
+	} {
+		if got := a.String(); got != want {
+			t.Errorf("%+v.String() = %q, want %q", a, got, want)
 		}
 	}
 }
