@@ -10,14 +10,68 @@ import (
 	"strings"
 )
 
+// MinSecretLength is the shortest secret value hoist accepts. Output is
+// redacted by searching for each value: a shorter one would blank out
+// ordinary words and is too weak to be a secret anyway.
+const MinSecretLength = 8
+
 // ReadSecrets finds the value of each secret a stage needs: in the deploying
 // machine's environment first (getenv; an empty value counts as unset), else
-// in the secrets file. Values never appear in errors.
+// in the secrets file. Every secret must be found and be at least
+// MinSecretLength characters long. Values never appear in errors.
 func ReadSecrets(c *Config, s *Stage, getenv func(string) string) (map[string]string, error) {
+	values, missing, err := readSecrets(c, s, getenv)
+	if err != nil {
+		return nil, err
+	}
+	if missing != nil {
+		return nil, missing
+	}
+	var short []string
+	for _, name := range c.StageSecrets(s) {
+		if len(values[name]) < MinSecretLength {
+			short = append(short, name)
+		}
+	}
+	if len(short) > 0 {
+		noun, verb := "secret", "is"
+		if len(short) > 1 {
+			noun, verb = "secrets", "are"
+		}
+		return nil, fmt.Errorf("%s %s %s shorter than %d characters: use a longer, random value (python3 -c 'import secrets; print(secrets.token_urlsafe(50))')",
+			noun, strings.Join(short, ", "), verb, MinSecretLength)
+	}
+	return values, nil
+}
+
+// AvailableSecrets is ReadSecrets for commands that only look at a stage
+// (status, logs, rollback...): it returns whatever values it can find, so
+// they can still be hidden in output, and never fails: a secret missing on
+// this machine must not stop someone from reading logs.
+func AvailableSecrets(c *Config, s *Stage, getenv func(string) string) map[string]string {
+	values, _, err := readSecrets(c, s, getenv)
+	if err != nil {
+		// The file could not be read; the environment's values still count.
+		values = map[string]string{}
+		if getenv == nil {
+			getenv = os.Getenv
+		}
+		for _, name := range c.StageSecrets(s) {
+			if v := getenv(name); v != "" {
+				values[name] = v
+			}
+		}
+	}
+	return values
+}
+
+// readSecrets returns the values found, an error naming the missing ones,
+// and an error when the secrets file cannot be read.
+func readSecrets(c *Config, s *Stage, getenv func(string) string) (values map[string]string, missing, err error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	values := map[string]string{}
+	values = map[string]string{}
 	var need []string
 	for _, name := range c.StageSecrets(s) {
 		if v := getenv(name); v != "" {
@@ -27,33 +81,33 @@ func ReadSecrets(c *Config, s *Stage, getenv func(string) string) (map[string]st
 		}
 	}
 	if len(need) == 0 {
-		return values, nil
+		return values, nil, nil
 	}
 	file := c.SecretsFileFor(s)
 	if file == "" {
-		return nil, missingSecrets(need, "not set in the environment, and "+FileName+" names no secrets_file")
+		return values, missingSecrets(need, "not set in the environment, and "+FileName+" names no secrets_file"), nil
 	}
 	// The file is read only when needed, so CI can pass every secret in the
 	// environment without having one.
 	fromFile, err := readDotenv(file)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, missingSecrets(need, fmt.Sprintf("not set in the environment, and %s does not exist", file))
+		return values, missingSecrets(need, fmt.Sprintf("not set in the environment, and %s does not exist", file)), nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var missing []string
+	var absent []string
 	for _, name := range need {
 		if v, ok := fromFile[name]; ok {
 			values[name] = v
 		} else {
-			missing = append(missing, name)
+			absent = append(absent, name)
 		}
 	}
-	if len(missing) > 0 {
-		return nil, missingSecrets(missing, "not set in the environment nor in "+file)
+	if len(absent) > 0 {
+		return values, missingSecrets(absent, "not set in the environment nor in "+file), nil
 	}
-	return values, nil
+	return values, nil, nil
 }
 
 func missingSecrets(names []string, where string) error {

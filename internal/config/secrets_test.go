@@ -29,11 +29,11 @@ func env(m map[string]string) func(string) string {
 
 func TestReadSecretsFromEnvironment(t *testing.T) {
 	c, s := secretsConfig(t, "missing.env") // never opened: the environment has everything
-	got, err := ReadSecrets(c, s, env(map[string]string{"DJANGO_SECRET_KEY": "k", "DATABASE_URL": "postgres://", "OTHER": "x"}))
+	got, err := ReadSecrets(c, s, env(map[string]string{"DJANGO_SECRET_KEY": "key-of-the-app", "DATABASE_URL": "postgres://", "OTHER": "x"}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := map[string]string{"DJANGO_SECRET_KEY": "k", "DATABASE_URL": "postgres://"}; !reflect.DeepEqual(got, want) {
+	if want := map[string]string{"DJANGO_SECRET_KEY": "key-of-the-app", "DATABASE_URL": "postgres://"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("got %v", got)
 	}
 }
@@ -77,6 +77,40 @@ func TestReadSecretsMissing(t *testing.T) {
 	_, err = ReadSecrets(c, s, env(nil))
 	if err == nil || err.Error() != "missing secret DATABASE_URL: not set in the environment nor in "+file {
 		t.Errorf("not in the file: %v", err)
+	}
+}
+
+func TestReadSecretsRefusesShortValues(t *testing.T) {
+	c, s := secretsConfig(t, "prod.env")
+	write(t, filepath.Join(c.Dir, "prod.env"), "DATABASE_URL=\n", 0o600)
+	_, err := ReadSecrets(c, s, env(map[string]string{"DJANGO_SECRET_KEY": "1234567"}))
+	if err == nil || !strings.Contains(err.Error(), "secrets DATABASE_URL, DJANGO_SECRET_KEY are shorter than 8 characters") || strings.Contains(err.Error(), "1234567") {
+		t.Errorf("7 characters and an empty value: %v", err)
+	}
+	if _, err := ReadSecrets(c, s, env(map[string]string{"DJANGO_SECRET_KEY": "12345678", "DATABASE_URL": "sqlite://"})); err != nil {
+		t.Errorf("8 characters: %v", err)
+	}
+}
+
+// Commands that only look at a stage get what can be found, and no error.
+func TestAvailableSecrets(t *testing.T) {
+	c, s := secretsConfig(t, "prod.env")
+	file := filepath.Join(c.Dir, "prod.env")
+	got := AvailableSecrets(c, s, env(map[string]string{"DATABASE_URL": "from-the-env"}))
+	if want := map[string]string{"DATABASE_URL": "from-the-env"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("no file: got %v", got)
+	}
+	write(t, file, "DJANGO_SECRET_KEY=short\n", 0o600)
+	got = AvailableSecrets(c, s, env(nil))
+	if want := map[string]string{"DJANGO_SECRET_KEY": "short"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("one in the file: got %v", got)
+	}
+	if runtime.GOOS != "windows" {
+		os.Chmod(file, 0o644)
+		got = AvailableSecrets(c, s, env(map[string]string{"DATABASE_URL": "from-the-env"}))
+		if want := map[string]string{"DATABASE_URL": "from-the-env"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("unreadable file: got %v", got)
+		}
 	}
 }
 
