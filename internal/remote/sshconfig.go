@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -15,13 +16,16 @@ import (
 	"github.com/skeema/knownhosts"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
+
+	"github.com/hoistdeploy/hoist/internal/config"
 )
 
 // sshConfig is ~/.ssh/config then /etc/ssh/ssh_config, read the way ssh
 // reads them: the first value found wins.
 type sshConfig struct {
-	files []*ssh_config.Config
-	home  string
+	files     []*ssh_config.Config
+	home      string
+	localUser string // ssh's %u, and the login when neither hoist.yml nor ssh config names one
 }
 
 func loadSSHConfig() (*sshConfig, error) {
@@ -29,7 +33,11 @@ func loadSSHConfig() (*sshConfig, error) {
 	if err != nil {
 		return nil, err
 	}
-	sc := &sshConfig{home: home}
+	u, err := user.Current()
+	if err != nil {
+		return nil, err
+	}
+	sc := &sshConfig{home: home, localUser: u.Username}
 	for _, path := range []string{filepath.Join(home, ".ssh", "config"), "/etc/ssh/ssh_config"} {
 		f, err := os.Open(path)
 		if errors.Is(err, os.ErrNotExist) {
@@ -72,52 +80,45 @@ type endpoint struct {
 	port                  int
 	identities            []string
 	knownHosts            []string
-	proxyJump             string
+	proxyJump             []config.Address // hops in the order they are connected
 	connectTimeout        time.Duration
-	home                  string
 }
 
-// resolve turns "web1" or "deploy@host:2222" into an endpoint. Values in the
-// target win over ~/.ssh/config, as with ssh.
-func (sc *sshConfig) resolve(target string) (*endpoint, error) {
-	userPart, hostPart := "", target
-	if i := strings.LastIndex(target, "@"); i >= 0 {
-		userPart, hostPart = target[:i], target[i+1:]
-	}
-	alias, portPart := hostPart, ""
-	if h, p, err := net.SplitHostPort(hostPart); err == nil {
-		alias, portPart = h, p
-	}
-	ep := &endpoint{alias: alias, home: sc.home}
+// resolve turns a parsed address ("web1", "deploy@host:2222") into an
+// endpoint. Values in the address win over ~/.ssh/config, as with ssh.
+func (sc *sshConfig) resolve(addr config.Address) (*endpoint, error) {
+	alias := addr.Host
+	ep := &endpoint{alias: alias}
 	ep.hostname = sc.get(alias, "HostName")
 	if ep.hostname == "" {
 		ep.hostname = alias
 	}
 	ep.hostname = strings.ReplaceAll(ep.hostname, "%h", alias)
 
-	ep.user = userPart
+	ep.user = addr.User
 	if ep.user == "" {
 		ep.user = sc.get(alias, "User")
 	}
 	if ep.user == "" {
-		u, err := user.Current()
-		if err != nil {
-			return nil, err
-		}
-		ep.user = u.Username
+		ep.user = sc.localUser
 	}
 
-	port := portPart
-	if port == "" {
-		port = sc.get(alias, "Port")
+	ep.port = addr.Port
+	if ep.port == 0 {
+		port := sc.get(alias, "Port")
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("ssh config: Port %q for %s is not a port number from 1 to 65535: fix it in ~/.ssh/config", port, alias)
+		}
+		ep.port = n
 	}
-	n, err := strconv.Atoi(port)
-	if err != nil || n < 1 || n > 65535 {
-		return nil, fmt.Errorf("%s: bad port %q", target, port)
-	}
-	ep.port = n
 
 	for _, f := range sc.getAll(alias, "IdentityFile") {
+		if strings.EqualFold(f, "none") {
+			continue
+		}
+		// A relative IdentityFile is taken from the working directory, as
+		// ssh does: at worst it offers a key the server will not accept.
 		ep.identities = append(ep.identities, sc.expand(f, ep))
 	}
 	if len(ep.identities) == 0 {
@@ -125,14 +126,22 @@ func (sc *sshConfig) resolve(target string) (*endpoint, error) {
 			ep.identities = append(ep.identities, filepath.Join(sc.home, ".ssh", name))
 		}
 	}
-	for _, f := range strings.Fields(sc.get(alias, "UserKnownHostsFile")) {
-		ep.knownHosts = append(ep.knownHosts, sc.expand(f, ep))
-	}
-	for _, f := range strings.Fields(sc.get(alias, "GlobalKnownHostsFile")) {
-		ep.knownHosts = append(ep.knownHosts, sc.expand(f, ep))
+	for _, key := range []string{"UserKnownHostsFile", "GlobalKnownHostsFile"} {
+		files, err := sc.knownHostsFiles(alias, key, ep)
+		if err != nil {
+			return nil, err
+		}
+		ep.knownHosts = append(ep.knownHosts, files...)
 	}
 	if pj := sc.get(alias, "ProxyJump"); pj != "" && !strings.EqualFold(pj, "none") {
-		ep.proxyJump = pj
+		for _, hop := range strings.Split(pj, ",") {
+			hop = strings.TrimPrefix(strings.TrimSpace(hop), "ssh://")
+			a, err := config.ParseHostAddress(hop)
+			if err != nil {
+				return nil, fmt.Errorf("ssh config: ProxyJump of %s: %w", alias, err)
+			}
+			ep.proxyJump = append(ep.proxyJump, a)
+		}
 	}
 	ep.connectTimeout = 10 * time.Second
 	if t, err := strconv.Atoi(sc.get(alias, "ConnectTimeout")); err == nil && t > 0 {
@@ -141,12 +150,39 @@ func (sc *sshConfig) resolve(target string) (*endpoint, error) {
 	return ep, nil
 }
 
-// expand handles the ~ and % tokens ssh allows in file names.
+// knownHostsFiles lists the files of UserKnownHostsFile or
+// GlobalKnownHostsFile. "none" means no file at all (not a file named
+// "none"). ssh reads a relative path from the current directory, where a
+// cloned repository could put its own keys and have them trusted: hoist
+// refuses such a path instead of guessing what was meant.
+func (sc *sshConfig) knownHostsFiles(alias, key string, ep *endpoint) ([]string, error) {
+	var files []string
+	for _, f := range strings.Fields(sc.get(alias, key)) {
+		if strings.EqualFold(f, "none") {
+			continue
+		}
+		path := sc.expand(f, ep)
+		if !filepath.IsAbs(path) {
+			return nil, fmt.Errorf("ssh config: %s %q for %s is a relative path, which ssh reads from the current directory: "+
+				"write it as ~/%s or an absolute path in ~/.ssh/config", key, f, alias, f)
+		}
+		files = append(files, path)
+	}
+	return files, nil
+}
+
+var envRef = regexp.MustCompile(`\$\{[A-Za-z_][A-Za-z0-9_]*\}`)
+
+// expand handles the ~, %-tokens and ${VAR} that ssh allows in file names.
 func (sc *sshConfig) expand(path string, ep *endpoint) string {
-	if strings.HasPrefix(path, "~/") {
+	if path == "~" {
+		path = sc.home
+	} else if strings.HasPrefix(path, "~/") {
 		path = filepath.Join(sc.home, path[2:])
 	}
-	r := strings.NewReplacer("%d", sc.home, "%u", ep.user, "%h", ep.hostname, "%r", ep.user, "%p", strconv.Itoa(ep.port), "%%", "%")
+	path = envRef.ReplaceAllStringFunc(path, func(ref string) string { return os.Getenv(ref[2 : len(ref)-1]) })
+	r := strings.NewReplacer("%d", sc.home, "%u", sc.localUser, "%h", ep.hostname, "%n", ep.alias,
+		"%r", ep.user, "%p", strconv.Itoa(ep.port), "%%", "%")
 	return r.Replace(path)
 }
 

@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
+
+	"github.com/hoistdeploy/hoist/internal/config"
 )
 
 // Transport runs shell command lines on one host. Build every command line
@@ -47,12 +50,31 @@ func OutputWithInput(ctx context.Context, t Transport, cmd string, stdin io.Read
 	var stdout, stderr bytes.Buffer
 	err := t.Run(ctx, cmd, stdin, &stdout, &stderr)
 	if ee, ok := err.(*ExitError); ok {
-		ee.Stderr = tail(stderr.String(), 40)
+		// Redact the whole text before cutting it: a cut through the
+		// middle of a secret would leave a piece the redactor cannot
+		// recognise.
+		ee.Stderr = tail(Redact(stderr.String()), 40)
 		if ee.Stderr == "" {
-			ee.Stderr = tail(stdout.String(), 40)
+			ee.Stderr = tail(Redact(stdout.String()), 40)
 		}
 	}
 	return stdout.String(), err
+}
+
+var redactor atomic.Pointer[func(string) string]
+
+// SetRedactor installs the function that hides secrets (the UI's), for
+// everything that shortens remote output before it reaches the UI. One
+// hoist process works on one stage, so one redactor serves it all.
+func SetRedactor(redact func(string) string) { redactor.Store(&redact) }
+
+// Redact hides secrets in s with the installed redactor. Call it on the
+// full text, before cutting it down for a message.
+func Redact(s string) string {
+	if r := redactor.Load(); r != nil && *r != nil {
+		return (*r)(s)
+	}
+	return s
 }
 
 // tail keeps the last n lines of s.
@@ -68,10 +90,15 @@ func tail(s string, n int) string {
 // LocalAddress is the host address that means "this machine, no SSH".
 const LocalAddress = "local"
 
-// Connect opens a transport to address: LocalAddress, or anything Dial takes.
+// Connect opens a transport to address: LocalAddress, or a host address
+// as hoist.yml holds it, parsed by the same parser that checked hoist.yml.
 func Connect(ctx context.Context, address string, opts DialOptions) (Transport, error) {
 	if address == LocalAddress {
 		return Local{}, nil
 	}
-	return Dial(ctx, address, opts)
+	addr, err := config.ParseHostAddress(address)
+	if err != nil {
+		return nil, err
+	}
+	return Dial(ctx, addr, opts)
 }
