@@ -9,17 +9,30 @@ import (
 	"syscall"
 
 	"github.com/hoistdeploy/hoist/internal/cli"
+	"github.com/hoistdeploy/hoist/internal/deploy"
 )
 
 func main() { os.Exit(run()) }
 
 func run() int {
 	// The first Ctrl-C (or SIGTERM) cancels the run, which then undoes what
-	// it started and releases the lock; a second one exits at once.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// it started and releases the lock. A second one exits at once, except
+	// while hosts are being switched or switched back: stopping there would
+	// leave hosts serving different releases.
+	ctx, cancel := context.WithCancel(context.Background())
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
 	go func() {
-		<-ctx.Done()
-		stop()
+		<-signals
+		cancel()
+		for range signals {
+			if deploy.Critical() {
+				fmt.Fprintln(os.Stderr, "hoist: hosts are being switched; finishing that so none is left half-way (the lock is released right after)")
+				continue
+			}
+			fmt.Fprintln(os.Stderr, "hoist: interrupted again: stopping now; the lock expires by itself and the next run repairs what is left")
+			os.Exit(cli.ExitInterrupted)
+		}
 	}()
 	root := cli.NewRoot(os.Stdout, os.Stderr)
 	err := root.ExecuteContext(ctx)

@@ -37,7 +37,7 @@ func runReleases(ctx context.Context, g *globalOptions, stage string) error {
 	invs := make([]release.Inventory, len(t.Hosts))
 	var mu sync.Mutex
 	err = deploy.Each(ctx, t.Hosts, "releases", func(ctx context.Context, h *remote.Host) error {
-		inv, err := release.ReadInventory(ctx, h, t.Layout)
+		inv, err := release.ReadInventory(ctx, h, t.Layout, "")
 		mu.Lock()
 		defer mu.Unlock()
 		for i, x := range t.Hosts {

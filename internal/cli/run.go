@@ -67,7 +67,7 @@ func runRun(ctx context.Context, g *globalOptions, stage, hostName string, argv 
 	if err != nil {
 		return err
 	}
-	inv, err := release.ReadInventory(ctx, h, t.Layout)
+	inv, err := release.ReadInventory(ctx, h, t.Layout, "")
 	if err != nil {
 		return err
 	}

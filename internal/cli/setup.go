@@ -32,7 +32,7 @@ func runSetup(ctx context.Context, g *globalOptions, stage string) error {
 		return err
 	}
 	defer t.Close()
-	if err := t.Setup(ctx); err != nil {
+	if err := t.Setup(ctx, commandLine()); err != nil {
 		return err
 	}
 	t.UI.Result("%d host(s) of %s are ready: run hoist deploy %s", len(t.Hosts), stage, stage)

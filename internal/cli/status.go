@@ -65,12 +65,13 @@ func runStatus(ctx context.Context, g *globalOptions, stage string) error {
 			Answer    string   `json:"answer_error,omitempty"`
 			Unapplied []string `json:"unapplied_migrations,omitempty"`
 			Drift     []string `json:"drift,omitempty"`
+			Problems  []string `json:"problems,omitempty"`
 			Error     string   `json:"error,omitempty"`
 			OK        bool     `json:"ok"`
 		}
 		var out []jsonStatus
 		for _, s := range statuses {
-			j := jsonStatus{Host: s.Host, Service: s.Service, Unapplied: s.Unapplied, Drift: s.Drift, OK: s.OK()}
+			j := jsonStatus{Host: s.Host, Service: s.Service, Unapplied: s.Unapplied, Drift: s.Drift, Problems: s.Problems, OK: s.OK()}
 			if s.Live != nil {
 				j.Release, j.Commit, j.By = s.Live.ID, s.Live.Commit, s.Live.DeployedBy
 			}
@@ -110,6 +111,9 @@ func runStatus(ctx context.Context, g *globalOptions, stage string) error {
 			}
 			if len(s.Drift) > 0 {
 				fmt.Fprintf(g.Out, "  DRIFT: changed on the server since shipped: %s\n", strings.Join(s.Drift, ", "))
+			}
+			for _, p := range s.Problems {
+				fmt.Fprintf(g.Out, "  PROBLEM: %s\n", p)
 			}
 			if s.Err != nil {
 				fmt.Fprintf(g.Out, "  error: %v\n", s.Err)

@@ -14,7 +14,6 @@ import (
 	"github.com/hoistdeploy/hoist/internal/django"
 	"github.com/hoistdeploy/hoist/internal/release"
 	"github.com/hoistdeploy/hoist/internal/remote"
-	"github.com/hoistdeploy/hoist/internal/serve"
 )
 
 // Options are the choices of one deploy.
@@ -47,15 +46,13 @@ type deployRun struct {
 	id       string
 	start    time.Time
 	mu       sync.Mutex
-	previous map[*remote.Host]string // what was live on each host before
-	settings django.Settings         // read on the primary
-	batch    int                     // hosts switched at a time; 0 for all
+	invs     map[*remote.Host]release.Inventory // what each host held, after reconcile
+	previous map[*remote.Host]string            // what was live on each host before
+	settings django.Settings                    // read on the primary
 	// remoteChecks: no local Python has Django, so the checks run in the
 	// built release on the primary.
 	remoteChecks bool
-	// hostHeader is the Host header of health checks.
-	hostHeader string
-	touched    []*remote.Host // hosts the cut-over began to switch
+	cut          *Cutover // set once instances start
 }
 
 // Deploy builds the commit into a new release on every host, migrates once,
@@ -67,7 +64,7 @@ func (t *Target) Deploy(ctx context.Context, opts Options) (err error) {
 	if ref == "" {
 		ref = t.Stage.Ref // HEAD unless hoist.yml says otherwise
 	}
-	d := &deployRun{t: t, opts: opts, start: time.Now(), previous: map[*remote.Host]string{}, batch: opts.Batch}
+	d := &deployRun{t: t, opts: opts, start: time.Now(), previous: map[*remote.Host]string{}}
 
 	art, err := BuildArtifact(ctx, c.Dir, ref, c.Requirements)
 	if err != nil {
@@ -98,7 +95,9 @@ func (t *Target) Deploy(ctx context.Context, opts Options) (err error) {
 	if err := t.preflight(ctx); err != nil {
 		return err
 	}
-	lock, err := t.TakeLock(ctx, opts.Command)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	lock, err := t.TakeLock(ctx, opts.Command, cancel)
 	if err != nil {
 		return err
 	}
@@ -110,13 +109,13 @@ func (t *Target) Deploy(ctx context.Context, opts Options) (err error) {
 			err = d.fail(clean, ctx, err)
 		}
 		if lerr := lock.Release(clean); lerr != nil {
-			u.Warn("could not release the lock: %v\nbreak it with: hoist lock %s --release", lerr, t.Stage.Name)
+			u.Warn("could not release the lock (it expires in %s): %v", LeaseTTL, lerr)
 		}
 	}()
 
 	steps := []func(context.Context) error{d.inspect, d.ship, d.build, d.migrate}
 	if opts.Migrate != "only" {
-		steps = append(steps, d.startInstances, d.cutOver)
+		steps = append(steps, d.startInstances, d.switchHosts)
 	}
 	for _, step := range steps {
 		if err := ctx.Err(); err != nil {
@@ -170,22 +169,25 @@ func (d *deployRun) hosts() []*remote.Host {
 	return d.t.Hosts
 }
 
-// inspect learns what is live on each host before anything changes.
+// inspect repairs what an earlier run left (reconcile), learns what is
+// live on each host and records the new release as building.
 func (d *deployRun) inspect(ctx context.Context) error {
+	invs, err := d.t.reconcile(ctx, d.t.gunicorn(""))
+	if err != nil {
+		return err
+	}
+	d.invs = invs
 	return Each(ctx, d.hosts(), "inspect", func(ctx context.Context, h *remote.Host) error {
-		inv, err := release.ReadInventory(ctx, h, d.t.Layout)
-		if err != nil {
-			return err
-		}
 		d.mu.Lock()
-		d.previous[h] = inv.Live
+		d.previous[h] = invs[h].Live
 		d.mu.Unlock()
-		return release.WriteRecord(ctx, h, d.t.Layout, d.record(release.Building, ""))
+		return release.WriteRecord(ctx, h, d.t.Layout, d.record(h, release.Building, ""))
 	})
 }
 
-func (d *deployRun) record(state release.State, venv string) release.Record {
-	return release.Record{ID: d.id, Commit: d.art.Commit, Artifact: d.art.Sum, Venv: venv, State: state, Created: d.start.UTC(), DeployedBy: whoAmI()}
+func (d *deployRun) record(h *remote.Host, state release.State, venv string) release.Record {
+	return release.Record{ID: d.id, Commit: d.art.Commit, Artifact: d.art.Sum, Venv: venv, State: state, Created: d.start.UTC(),
+		DeployedBy: whoAmI(), Seq: d.invs[h].NextSeq()}
 }
 
 // ship sends the artifact to each host that lacks it.
@@ -268,7 +270,7 @@ func (d *deployRun) build(ctx context.Context) error {
 			d.settings = settings
 			d.mu.Unlock()
 		}
-		return release.WriteRecord(ctx, h, l, d.record(release.Ready, venv))
+		return release.WriteRecord(ctx, h, l, d.record(h, release.Ready, venv))
 	})
 }
 
@@ -379,139 +381,24 @@ func (t *Target) healthHost(s django.Settings) string {
 // startInstances starts the new release beside the old on every web host
 // and waits until each answers its health check on its own socket.
 func (d *deployRun) startInstances(ctx context.Context) error {
-	hc := d.t.Config.Health
-	d.hostHeader = d.t.healthHost(d.settings)
-	return Each(ctx, d.t.Web(), "health", func(ctx context.Context, h *remote.Host) error {
-		site := d.t.Site(h)
-		if err := serve.Start(ctx, h, site, d.id); err != nil {
-			return fmt.Errorf("start %s: %w\n%s", site.Instance(d.id), err, serve.Journal(ctx, h, site, d.id, 20))
-		}
-		if err := serve.Check(ctx, h, site, d.id, hc, d.hostHeader); err != nil {
-			return err
-		}
-		d.t.UI.Step(h.Name, "health", "GET %s (Host: %s) answered %d", hc.Path, d.hostHeader, hc.Status)
-		return nil
-	})
+	run := d.t.gunicorn(d.t.healthHost(d.settings))
+	d.cut = d.t.NewCutover(run, d.id, d.previous, d.opts.Batch)
+	return d.cut.Start(ctx)
 }
 
-// cutOver switches the hosts to the new release, all at once or in
-// batches, and checks each through its web server. If any host fails, the
-// caller reverts every host touched, so all hosts serve one release. The
-// switch is short and must not be left half done, so it ignores Ctrl-C.
-func (d *deployRun) cutOver(ctx context.Context) error {
-	ctx = context.WithoutCancel(ctx)
-	hosts := d.t.Hosts
-	size := d.batch
-	if size <= 0 || size > len(hosts) {
-		size = len(hosts)
-	}
-	for start := 0; start < len(hosts); start += size {
-		batch := hosts[start:min(start+size, len(hosts))]
-		d.mu.Lock()
-		d.touched = append(d.touched, batch...)
-		d.mu.Unlock()
-		err := Each(ctx, batch, "switch", func(ctx context.Context, h *remote.Host) error {
-			if err := release.Switch(ctx, h, d.t.Layout, d.id); err != nil {
-				return err
-			}
-			if d.t.isWeb(h) {
-				return serve.CheckPublic(ctx, h, d.t.Site(h), d.id, d.t.Config.Health, d.hostHeader)
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		if size < len(hosts) {
-			d.t.UI.Info("switched %d of %d hosts", min(start+size, len(hosts)), len(hosts))
-		}
-	}
-	d.t.UI.Info("every host now serves %s", d.id)
-	return nil
-}
+// switchHosts cuts every host over to the new release; a failure on any
+// host switches every host back (in fail).
+func (d *deployRun) switchHosts(ctx context.Context) error { return d.cut.Switch(ctx) }
 
-// revert puts every host the cut-over touched back on its previous release.
-func (d *deployRun) revert(ctx context.Context) error {
-	return Each(ctx, d.touched, "revert", func(ctx context.Context, h *remote.Host) error {
-		prev := d.previous[h]
-		if prev == "" {
-			return errors.New("no earlier release to go back to")
-		}
-		if err := release.Switch(ctx, h, d.t.Layout, prev); err != nil {
-			return err
-		}
-		d.t.UI.Step(h.Name, "revert", "switched back to %s", prev)
-		return nil
-	})
-}
-
-// finish stops the old instances once their sockets have drained, records
-// the new state, and prunes old releases. Nothing here can undo the deploy:
-// problems are reported as warnings.
+// finish records the new state, retires the old instances and prunes.
+// Nothing here can undo the deploy: problems are reported as warnings.
 func (d *deployRun) finish(ctx context.Context) {
 	t := d.t
-	time.Sleep(serve.DrainTime)
-	err := Each(ctx, t.Hosts, "finish", func(ctx context.Context, h *remote.Host) error {
-		inv, err := release.ReadInventory(ctx, h, t.Layout)
-		if err != nil {
-			return err
-		}
-		if prev := inv.Find(d.previous[h]); prev != nil {
-			prev.State = release.Retired
-			if err := release.WriteRecord(ctx, h, t.Layout, *prev); err != nil {
-				return err
-			}
-		}
-		if cur := inv.Find(d.id); cur != nil {
-			cur.State = release.Live
-			if err := release.WriteRecord(ctx, h, t.Layout, *cur); err != nil {
-				return err
-			}
-		}
-		if t.isWeb(h) {
-			if err := stopOthers(ctx, h, t.Site(h), d.id); err != nil {
-				return err
-			}
-		}
-		return t.prune(ctx, h, inv)
-	})
-	if err != nil {
+	if err := d.cut.Finish(ctx, false); err != nil {
 		t.UI.Warn("the deploy succeeded, but tidying up did not:\n%v", err)
 	}
 	t.record(ctx, Entry{Action: "deploy", Stage: t.Stage.Name, Who: whoAmI(), Commit: d.art.Commit, Release: d.id,
 		Previous: d.previous[t.Primary], Start: d.start.UTC(), Duration: time.Since(d.start).Seconds(), Result: "ok"})
-}
-
-// stopOthers stops every instance of the app on h but the live one.
-func stopOthers(ctx context.Context, h *remote.Host, site serve.Site, live string) error {
-	running, err := serve.Running(ctx, h, site)
-	if err != nil {
-		return err
-	}
-	var old []string
-	for _, id := range running {
-		if id != live {
-			old = append(old, id)
-		}
-	}
-	if err := serve.Enable(ctx, h, site, live); err != nil {
-		return err
-	}
-	return serve.Stop(ctx, h, site, old...)
-}
-
-// prune deletes releases beyond keep_releases, then the venvs and artifacts
-// no release uses any more. inv is the host's inventory as it stands now.
-func (t *Target) prune(ctx context.Context, h *remote.Host, inv release.Inventory) error {
-	drop := release.PruneCandidates(inv, t.Config.KeepReleases)
-	if len(drop) > 0 {
-		if err := release.Remove(ctx, h, t.Layout, drop...); err != nil {
-			return err
-		}
-		t.UI.Step(h.Name, "prune", "removed %d old release(s)", len(drop))
-		inv = inv.Without(drop...)
-	}
-	return release.Sweep(ctx, h, t.Layout, inv)
 }
 
 func (t *Target) isWeb(h *remote.Host) bool {
@@ -524,26 +411,28 @@ func (t *Target) isWeb(h *remote.Host) bool {
 }
 
 // fail undoes a deploy that did not complete: hosts already switched go
-// back, new instances stop, the new release is deleted. It returns the
-// error to show, saying what serves now.
+// back, new instances stop, the new release is deleted wherever it does
+// not serve. It returns the error to show, saying what serves now.
 func (d *deployRun) fail(ctx, runCtx context.Context, cause error) error {
 	t := d.t
 	result := "failed"
-	if runCtx.Err() != nil {
+	var lost *LostLockError
+	if c := context.Cause(runCtx); errors.As(c, &lost) {
+		cause = c
+	} else if runCtx.Err() != nil {
 		result = "interrupted"
-		t.UI.Warn("interrupted: undoing the deploy (press Ctrl-C again to abandon the clean-up)")
+		t.UI.Warn("interrupted: undoing the deploy")
 	}
 	var problems []string
-	if err := d.revert(ctx); err != nil {
-		problems = append(problems, err.Error())
-	}
-	err := Each(ctx, t.Hosts, "clean-up", func(ctx context.Context, h *remote.Host) error {
-		if t.isWeb(h) {
-			serve.Stop(ctx, h, t.Site(h), d.id)
+	if d.cut != nil {
+		if err := d.cut.Undo(ctx); err != nil {
+			problems = append(problems, err.Error())
 		}
+	}
+	// Remove refuses the release a host serves (a revert that failed).
+	if err := Each(ctx, d.hosts(), "clean-up", func(ctx context.Context, h *remote.Host) error {
 		return release.Remove(ctx, h, t.Layout, d.id)
-	})
-	if err != nil {
+	}); err != nil {
 		problems = append(problems, err.Error())
 	}
 	step, hosts := failedStep(cause)
@@ -551,14 +440,14 @@ func (d *deployRun) fail(ctx, runCtx context.Context, cause error) error {
 		Previous: d.previous[t.Primary], Start: d.start.UTC(), Duration: time.Since(d.start).Seconds(),
 		Result: result, FailedStep: step, Error: cause.Error()})
 
-	live := "nothing was switched"
+	var live string
 	if prev := d.previous[t.Primary]; prev != "" {
 		live = fmt.Sprintf("release %s still serves on every host; release %s was removed; the lock is released", prev, d.id)
 	} else {
 		live = fmt.Sprintf("no release was live before; release %s was removed; the lock is released", d.id)
 	}
 	if len(problems) > 0 {
-		live = "clean-up had problems, check the hosts with hoist releases " + t.Stage.Name + ":\n" + indent(strings.Join(problems, "\n"))
+		live = "clean-up had problems; the next hoist deploy or rollback repairs what it can, and hoist status " + t.Stage.Name + " shows each host:\n" + indent(strings.Join(problems, "\n"))
 	}
 	summary := cause.Error()
 	switch {

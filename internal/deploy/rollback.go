@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hoistdeploy/hoist/internal/django"
 	"github.com/hoistdeploy/hoist/internal/release"
 	"github.com/hoistdeploy/hoist/internal/remote"
-	"github.com/hoistdeploy/hoist/internal/serve"
 )
 
 // Rollback switches every host back to an earlier release that is still on
@@ -26,8 +24,10 @@ type RollbackOptions struct {
 
 func (t *Target) Rollback(ctx context.Context, opts RollbackOptions) (err error) {
 	start := time.Now()
-	target, batch := opts.Target, opts.Batch
-	lock, err := t.TakeLock(ctx, opts.Command)
+	target := opts.Target
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	lock, err := t.TakeLock(ctx, opts.Command, cancel)
 	if err != nil {
 		return err
 	}
@@ -35,15 +35,8 @@ func (t *Target) Rollback(ctx context.Context, opts RollbackOptions) (err error)
 
 	// Every host must hold the same live release and the target, or a
 	// rollback would leave mixed versions.
-	invs := make(map[*remote.Host]release.Inventory)
-	var mu sync.Mutex
-	if err := Each(ctx, t.Hosts, "inspect", func(ctx context.Context, h *remote.Host) error {
-		inv, err := release.ReadInventory(ctx, h, t.Layout)
-		mu.Lock()
-		invs[h] = inv
-		mu.Unlock()
-		return err
-	}); err != nil {
+	invs, err := t.reconcile(ctx, t.gunicorn(""))
+	if err != nil {
 		return err
 	}
 	live := invs[t.Primary].Live
@@ -103,28 +96,21 @@ func (t *Target) Rollback(ctx context.Context, opts RollbackOptions) (err error)
 			}
 		}
 	}
-	d := &deployRun{t: t, id: target, previous: map[*remote.Host]string{}, hostHeader: t.healthHost(s), batch: batch}
+	from := map[*remote.Host]string{}
 	for _, h := range t.Hosts {
-		d.previous[h] = live
+		from[h] = live
 	}
 	// Start the old release beside the live one and check it, exactly as a
 	// deploy checks a new release.
-	if err := Each(ctx, t.Web(), "health", func(ctx context.Context, h *remote.Host) error {
-		site := t.Site(h)
-		if err := serve.Start(ctx, h, site, target); err != nil {
-			return err
-		}
-		return serve.Check(ctx, h, site, target, t.Config.Health, d.hostHeader)
-	}); err != nil {
-		Each(context.WithoutCancel(ctx), t.Web(), "clean-up", func(ctx context.Context, h *remote.Host) error {
-			return serve.Stop(ctx, h, t.Site(h), target)
-		})
+	cut := t.NewCutover(t.gunicorn(t.healthHost(s)), target, from, opts.Batch)
+	clean := context.WithoutCancel(ctx)
+	if err := cut.Start(ctx); err != nil {
+		cut.Undo(clean)
 		return fmt.Errorf("%w\n%s still serves on every host", err, live)
 	}
-
-	if err := d.cutOver(ctx); err != nil {
-		if rerr := d.revert(context.WithoutCancel(ctx)); rerr != nil {
-			return fmt.Errorf("%w\nand switching back failed too, check with hoist releases %s:\n%v", err, t.Stage.Name, rerr)
+	if err := cut.Switch(ctx); err != nil {
+		if rerr := cut.Undo(clean); rerr != nil {
+			return fmt.Errorf("%w\nand switching back failed too; hoist status %s shows each host:\n%v", err, t.Stage.Name, rerr)
 		}
 		return fmt.Errorf("%w\nevery host was switched back: %s still serves", err, live)
 	}
@@ -135,28 +121,11 @@ func (t *Target) Rollback(ctx context.Context, opts RollbackOptions) (err error)
 		// survives as a deploy's old release did; then the newer code,
 		// which knows how, undoes its migrations.
 		t.UI.Step(t.Primary.Name, "migrate", "unapplying %s with %s's code", strings.Join(extra.Migrations, ", "), live)
-		if out, err := django.Unapply(context.WithoutCancel(ctx), t.Primary, t.Layout, live, t.Config.ProjectDir, extra.Targets); err != nil {
+		if out, err := django.Unapply(clean, t.Primary, t.Layout, live, t.Config.ProjectDir, extra.Targets); err != nil {
 			unapplyErr = fmt.Errorf("%s serves on every host, but unapplying the migrations failed, so the schema is left as Django's output shows; %s's code runs on it:\n%w\n%s", target, target, err, indent(out))
 		}
 	}
-	time.Sleep(serve.DrainTime)
-	err = Each(context.WithoutCancel(ctx), t.Hosts, "finish", func(ctx context.Context, h *remote.Host) error {
-		inv := invs[h]
-		from, to := inv.Find(live), inv.Find(target)
-		from.State, from.RolledBack = release.Retired, true
-		to.State = release.Live
-		if err := release.WriteRecord(ctx, h, t.Layout, *from); err != nil {
-			return err
-		}
-		if err := release.WriteRecord(ctx, h, t.Layout, *to); err != nil {
-			return err
-		}
-		if t.isWeb(h) {
-			return stopOthers(ctx, h, t.Site(h), target)
-		}
-		return nil
-	})
-	if err != nil {
+	if err := cut.Finish(clean, true); err != nil {
 		t.UI.Warn("rolled back, but tidying up did not finish:\n%v", err)
 	}
 	if unapplyErr != nil {

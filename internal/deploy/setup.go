@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path"
 	"strings"
 
 	"github.com/hoistdeploy/hoist/internal/remote"
@@ -21,63 +22,89 @@ if [ "$web" = caddy ]; then command -v caddy >/dev/null 2>&1 || missing="$missin
 echo "$missing"
 `
 
-// layoutScript creates the directory layout, owned by the deploy user.
+// layoutScript creates the directory layout, owned by the deploy user:
+// $2 is deploy_to, $7 the state dir (private), the rest are public.
 const layoutScript = `
 set -e
-root=$1; user=$2; shift 2
-install -d -o "$user" -g "$(id -gn "$user")" -m 0755 "$root" "$root/releases" "$root/venvs" "$root/shared" "$root/run"
-install -d -o "$user" -g "$(id -gn "$user")" -m 0700 "$root/.hoist"
-for d in "$@"; do install -d -o "$user" -g "$(id -gn "$user")" -m 0755 "$root/shared/$d"; done
+user=$1 state=$7
+group=$(id -gn "$user")
+install -d -o "$user" -g "$group" -m 0755 "$2" "$3" "$4" "$5" "$6"
+install -d -o "$user" -g "$group" -m 0700 "$state"
+shift 7
+for d in "$@"; do install -d -o "$user" -g "$group" -m 0755 "$d"; done
 `
 
 // Setup prepares every host of the stage to receive releases: directories,
-// systemd units, the web server site. Running it again changes nothing.
-func (t *Target) Setup(ctx context.Context) error {
-	c := t.Config
-	return Each(ctx, t.Hosts, "setup", func(ctx context.Context, h *remote.Host) error {
-		u := t.UI
-		if !h.Root {
-			if _, err := remote.Output(ctx, h, remote.Command("sudo", "-n", "true")); err != nil {
-				return fmt.Errorf("%s cannot run sudo without a password, and setup needs root to install systemd units and the web server site.\n"+
-					"As root on the host, run: echo '%s ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/%s (or connect as root for setup)", h.User, h.User, h.User)
-			}
-		} else {
-			u.Step(h.Name, "setup", "warning: connected as root, so the app will run as root; prefer a deploy user with sudo")
+// systemd units, the web server site. Running it again changes nothing. It
+// holds the stage's lock while it changes units and sites, so it never
+// runs beside a deploy.
+func (t *Target) Setup(ctx context.Context, command string) error {
+	if err := Each(ctx, t.Hosts, "setup", t.prepare); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	lock, err := t.TakeLock(ctx, command, cancel)
+	if err != nil {
+		return err
+	}
+	defer lock.Release(context.WithoutCancel(ctx))
+	return Each(ctx, t.Hosts, "setup", t.install)
+}
+
+// prepare checks sudo and the tools a release needs, and makes the
+// directory layout (where the lock lives).
+func (t *Target) prepare(ctx context.Context, h *remote.Host) error {
+	c, u := t.Config, t.UI
+	if !h.Root {
+		if _, err := remote.Output(ctx, h, remote.Command("sudo", "-n", "true")); err != nil {
+			return fmt.Errorf("%s cannot run sudo without a password, and setup needs root to install systemd units and the web server site.\n"+
+				"As root on the host, run: echo '%s ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/%s (or connect as root for setup)", h.User, h.User, h.User)
 		}
-		server := c.Web.Server
-		if !t.isWeb(h) {
-			server = "none"
+	} else {
+		u.Step(h.Name, "setup", "warning: connected as root, so the app will run as root; prefer a deploy user with sudo")
+	}
+	server := c.Web.Server
+	if !t.isWeb(h) {
+		server = "none"
+	}
+	out, err := remote.Output(ctx, h, remote.Script(toolsScript, c.Python, string(server)))
+	if err != nil {
+		return err
+	}
+	if missing := strings.TrimSpace(out); missing != "" {
+		return fmt.Errorf("the host lacks what hoist needs; install it with: sudo apt-get install -y %s", missing)
+	}
+	l := t.Layout
+	args := []string{h.User, l.Root, l.Releases(), l.Venvs(), l.Shared(), l.Run(), l.State()}
+	for _, d := range c.SharedDirs {
+		args = append(args, path.Join(l.Shared(), d))
+	}
+	if _, err := remote.Output(ctx, h, h.SudoScript(layoutScript, args...)); err != nil {
+		return fmt.Errorf("create %s: %w", l.Root, err)
+	}
+	return nil
+}
+
+// install writes the units and the web server site, and marks the host set
+// up for this hoist.yml.
+func (t *Target) install(ctx context.Context, h *remote.Host) error {
+	site := t.Site(h)
+	if !t.isWeb(h) {
+		site.Web.Server = "none"
+	}
+	changes, err := serve.Install(ctx, h, site)
+	for _, ch := range changes {
+		state := "unchanged"
+		if ch.Changed {
+			state = "changed"
 		}
-		out, err := remote.Output(ctx, h, remote.Script(toolsScript, c.Python, server))
-		if err != nil {
-			return err
-		}
-		if missing := strings.TrimSpace(out); missing != "" {
-			return fmt.Errorf("the host lacks what hoist needs; install it with: sudo apt-get install -y %s", missing)
-		}
-		dirs := append([]string{}, c.SharedDirs...)
-		if _, err := remote.Output(ctx, h, h.SudoScript(layoutScript, append([]string{t.Layout.Root, h.User}, dirs...)...)); err != nil {
-			return fmt.Errorf("create %s: %w", t.Layout.Root, err)
-		}
-		site := t.Site(h)
-		if !t.isWeb(h) {
-			site.Web.Server = "none"
-		}
-		changes, err := serve.Install(ctx, h, site)
-		for _, ch := range changes {
-			state := "unchanged"
-			if ch.Changed {
-				state = "changed"
-			}
-			u.Step(h.Name, "setup", "%-9s %s", state, ch.What)
-		}
-		if err != nil {
-			return err
-		}
-		marker, _ := json.Marshal(map[string]string{"fingerprint": t.Site(h).Fingerprint(), "app": c.App})
-		if _, err := remote.OutputWithInput(ctx, h, remote.Script(`cat > "$1"`, t.Layout.SetupMarker()), strings.NewReader(string(marker)+"\n")); err != nil {
-			return err
-		}
-		return nil
-	})
+		t.UI.Step(h.Name, "setup", "%-9s %s", state, ch.What)
+	}
+	if err != nil {
+		return err
+	}
+	marker, _ := json.Marshal(map[string]string{"fingerprint": t.Site(h).Fingerprint(), "app": t.Config.App})
+	_, err = remote.OutputWithInput(ctx, h, remote.Script(`cat > "$1"`, t.Layout.SetupMarker()), strings.NewReader(string(marker)+"\n"))
+	return err
 }

@@ -2,9 +2,11 @@ package deploy
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hoistdeploy/hoist/internal/django"
 	"github.com/hoistdeploy/hoist/internal/release"
@@ -20,12 +22,13 @@ type HostStatus struct {
 	Answer    error           // the health check of the live instance; nil when it answered
 	Unapplied []string        // migrations the live code has and the database lacks
 	Drift     []string        // files of the live release changed on the host since they were shipped
+	Problems  []string        // records that disagree with the host, stray instances, a stale lock
 	Err       error           // the status itself could not be read
 }
 
 // OK tells whether nothing is wrong on the host.
 func (s HostStatus) OK() bool {
-	return s.Err == nil && s.Live != nil && (s.Service == "" || s.Service == "active") && s.Answer == nil && len(s.Unapplied) == 0 && len(s.Drift) == 0
+	return s.Err == nil && s.Live != nil && (s.Service == "" || s.Service == "active") && s.Answer == nil && len(s.Unapplied) == 0 && len(s.Drift) == 0 && len(s.Problems) == 0
 }
 
 // Status looks at every host of the stage.
@@ -45,10 +48,16 @@ func (t *Target) Status(ctx context.Context) []HostStatus {
 
 func (t *Target) hostStatus(ctx context.Context, h *remote.Host) HostStatus {
 	st := HostStatus{Host: h.Name}
-	inv, err := release.ReadInventory(ctx, h, t.Layout)
+	inv, err := release.ReadInventory(ctx, h, t.Layout, t.Site(h).Unit())
 	if err != nil {
 		st.Err = err
 		return st
+	}
+	st.Problems = inv.Problems()
+	if state, holder, err := t.readLock(ctx, h); err == nil && state == "held" {
+		if ls := (LockStatus{Host: h.Name, Holder: &holder}); ls.Expired() {
+			st.Problems = append(st.Problems, fmt.Sprintf("the lock of %s was not renewed for %s: that run died; the next deploy takes it over", holder, holder.Age.Round(time.Second)))
+		}
 	}
 	st.Live = inv.Find(inv.Live)
 	if st.Live == nil {

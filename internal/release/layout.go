@@ -9,7 +9,9 @@ import (
 	"time"
 )
 
-// Layout is where things live under deploy_to on every host.
+// Layout is where things live under deploy_to on every host. It is the one
+// place that spells out a server path: scripts, units and sites take their
+// paths from here.
 type Layout struct{ Root string }
 
 func (l Layout) Releases() string         { return path.Join(l.Root, "releases") }
@@ -22,9 +24,13 @@ func (l Layout) Socket(id string) string  { return path.Join(l.Root, "run", id+"
 func (l Layout) LiveSocket() string       { return path.Join(l.Root, "run", "live.sock") }
 func (l Layout) State() string            { return path.Join(l.Root, ".hoist") }
 func (l Layout) Lock() string             { return path.Join(l.Root, ".hoist", "lock") }
-func (l Layout) History() string          { return path.Join(l.Root, ".hoist", "history.jsonl") }
-func (l Layout) SetupMarker() string      { return path.Join(l.Root, ".hoist", "setup.json") }
-func (l Layout) Artifacts() string        { return path.Join(l.Root, ".hoist", "artifacts") }
+
+// LockGuard is flock(1)'s file: taking, renewing and releasing the lock
+// each run under it, so two runs never both take over an expired lock.
+func (l Layout) LockGuard() string   { return path.Join(l.Root, ".hoist", "lock.guard") }
+func (l Layout) History() string     { return path.Join(l.Root, ".hoist", "history.jsonl") }
+func (l Layout) SetupMarker() string { return path.Join(l.Root, ".hoist", "setup.json") }
+func (l Layout) Artifacts() string   { return path.Join(l.Root, ".hoist", "artifacts") }
 func (l Layout) Artifact(sum string) string {
 	return path.Join(l.Root, ".hoist", "artifacts", sum+".tar.gz")
 }
@@ -43,8 +49,17 @@ func (l Layout) EnvDir() string           { return path.Join(l.Root, ".hoist", "
 // the per-release file wins over it.
 func (l Layout) SharedEnv() string { return path.Join(l.Root, "shared", ".env") }
 
+// Venv is the virtualenv link inside a release.
+func (l Layout) Venv(id string) string { return path.Join(l.Root, "releases", id, ".venv") }
+
+// Static and Media are where the web server finds a release's collected
+// static files and uploads: links inside the release to STATIC_ROOT and
+// MEDIA_ROOT.
+func (l Layout) Static(id string) string { return path.Join(l.Root, "releases", id, ".hoist-static") }
+func (l Layout) Media(id string) string  { return path.Join(l.Root, "releases", id, ".hoist-media") }
+
 // NewID names a release after when it was built and what it holds:
-// 20261121T220501Z-1a2b3c4. Sorting ids sorts releases by age.
+// 20261121T220501Z-1a2b3c4.
 func NewID(now time.Time, commit string) string {
 	short := commit
 	if len(short) > 7 {
@@ -55,5 +70,19 @@ func NewID(now time.Time, commit string) string {
 
 var idPattern = regexp.MustCompile(`^\d{8}T\d{6}Z-[0-9a-f]{4,40}$`)
 
-// ValidID tells whether s can be a release id (guards names typed by users).
+// ValidID tells whether s can be a release id. Every script that deletes
+// or switches checks ids the same way, so a damaged record can never name
+// releases/ itself or a path outside it.
 func ValidID(s string) bool { return idPattern.MatchString(s) }
+
+// idCheck is the shell side of ValidID, for scripts that take ids.
+const idCheck = `
+valid_id() {
+	case "$1" in
+	[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]*) ;;
+	*) return 1 ;;
+	esac
+	case "${1#*Z-}" in *[!0-9a-f]*) return 1 ;; esac
+	return 0
+}
+`

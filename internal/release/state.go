@@ -23,6 +23,14 @@ const (
 	Retired  State = "retired"
 )
 
+func (s State) valid() bool {
+	switch s {
+	case Building, Ready, Live, Failed, Retired:
+		return true
+	}
+	return false
+}
+
 // Record is what hoist remembers of a release on a host, in .hoist/releases.
 type Record struct {
 	ID         string    `json:"id"`
@@ -32,6 +40,13 @@ type Record struct {
 	State      State     `json:"state"`
 	Created    time.Time `json:"created"`
 	DeployedBy string    `json:"deployed_by"`
+	// Seq orders releases by when the host got them. Ids carry the
+	// deploying machine's clock, which may be behind another's; the host
+	// numbers its releases itself.
+	Seq int `json:"seq,omitempty"`
+	// Previous is the release that was live on this host when this one
+	// went live: what a rollback returns to.
+	Previous string `json:"previous,omitempty"`
 	// RolledBack marks a release that a rollback left: the next rollback
 	// goes further back instead of returning to it.
 	RolledBack bool `json:"rolled_back,omitempty"`
@@ -39,6 +54,9 @@ type Record struct {
 
 // WriteRecord stores rec on the host.
 func WriteRecord(ctx context.Context, t remote.Transport, l Layout, rec Record) error {
+	if !ValidID(rec.ID) {
+		return fmt.Errorf("refusing to write a release record with the invalid id %q", rec.ID)
+	}
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return err
@@ -46,15 +64,20 @@ func WriteRecord(ctx context.Context, t remote.Transport, l Layout, rec Record) 
 	return writeFile(ctx, t, l.StateFile(rec.ID), data, "0644")
 }
 
-// Inventory is what a host holds: every release record, oldest first, and
-// which one is live.
+// Inventory is what a host holds: every release record, oldest first, which
+// one is live, and which instances run.
 type Inventory struct {
 	Records []Record
-	Live    string // release id current points at; "" before the first deploy
+	Live    string   // release id current points at; "" before the first deploy
+	Running []string // release ids whose instance is active (when asked for)
+	Damaged []string // record files that could not be read; never acted on
 }
 
 // Find returns the record of id, or nil.
 func (inv Inventory) Find(id string) *Record {
+	if id == "" {
+		return nil
+	}
 	for i := range inv.Records {
 		if inv.Records[i].ID == id {
 			return &inv.Records[i]
@@ -69,7 +92,8 @@ func (inv Inventory) Without(ids ...string) Inventory {
 	for _, id := range ids {
 		gone[id] = true
 	}
-	out := Inventory{Live: inv.Live}
+	out := inv
+	out.Records = nil
 	for _, r := range inv.Records {
 		if !gone[r.ID] {
 			out.Records = append(out.Records, r)
@@ -78,47 +102,107 @@ func (inv Inventory) Without(ids ...string) Inventory {
 	return out
 }
 
-// PreviousGood is the release a rollback returns to: the newest one older
-// than the live one that once served and was not itself rolled back from.
+// NextSeq is the Seq of the next release on the host.
+func (inv Inventory) NextSeq() int {
+	n := 0
+	for _, r := range inv.Records {
+		n = max(n, r.Seq)
+	}
+	return n + 1
+}
+
+// PreviousGood is the release a rollback returns to: follow the chain of
+// releases that were live before the live one, skipping any that a rollback
+// left, that failed, or that are gone. Records from before the chain was
+// kept fall back to host order.
 func (inv Inventory) PreviousGood() *Record {
+	live := inv.Find(inv.Live)
+	if live == nil {
+		return nil
+	}
+	seen := map[string]bool{live.ID: true}
+	for id := live.Previous; id != "" && !seen[id]; {
+		seen[id] = true
+		r := inv.Find(id)
+		if r == nil {
+			break
+		}
+		if r.State == Retired && !r.RolledBack {
+			return r
+		}
+		id = r.Previous
+	}
+	if live.Previous != "" {
+		return nil
+	}
 	for i := len(inv.Records) - 1; i >= 0; i-- {
 		r := &inv.Records[i]
-		if r.ID < inv.Live && r.State == Retired && !r.RolledBack {
+		if before(*r, *live) && r.State == Retired && !r.RolledBack {
 			return r
 		}
 	}
 	return nil
 }
 
+// before orders releases by Seq where both have one, else by id.
+func before(a, b Record) bool {
+	if a.Seq != 0 && b.Seq != 0 {
+		return a.Seq < b.Seq
+	}
+	return a.ID < b.ID
+}
+
+// inventoryScript prints every record, then where current points, then the
+// active instances of unit ($2, may be empty), in one round trip.
 const inventoryScript = `
-cd "$1" || exit 0
-for f in .hoist/releases/*.json; do [ -f "$f" ] && cat "$f" && echo; done
-printf '\n--live--\n'
+cd "$1" 2>/dev/null || exit 0
+for f in .hoist/releases/*.json; do [ -f "$f" ] && printf '%s\n' "${f#.hoist/releases/}" && cat "$f" && printf '\n\036\n'; done
+printf '\035live\n'
 readlink current 2>/dev/null || true
+printf '\035running\n'
+[ -n "$2" ] && systemctl list-units --no-legend --plain --state=active,activating,reloading "$2@*.service" 2>/dev/null | awk '{print $1}'
+true
 `
 
-// ReadInventory reads the records and the live release in one round trip.
-func ReadInventory(ctx context.Context, t remote.Transport, l Layout) (Inventory, error) {
-	out, err := remote.Output(ctx, t, remote.Script(inventoryScript, l.Root))
+// ReadInventory reads the records, the live release and, when unit is not
+// empty, the running instances of that systemd template unit, in one round
+// trip. A record that is damaged or names an invalid id is set aside in
+// Damaged, never acted on.
+func ReadInventory(ctx context.Context, t remote.Transport, l Layout, unit string) (Inventory, error) {
+	out, err := remote.Output(ctx, t, remote.Script(inventoryScript, l.Root, unit))
 	if err != nil {
 		return Inventory{}, fmt.Errorf("read releases: %w", err)
 	}
-	records, live, _ := strings.Cut(out, "--live--\n")
+	return parseInventory(out, unit), nil
+}
+
+func parseInventory(out, unit string) Inventory {
 	var inv Inventory
-	dec := json.NewDecoder(strings.NewReader(records))
-	for dec.More() {
+	records, rest, _ := strings.Cut(out, "\035live\n")
+	live, running, _ := strings.Cut(rest, "\035running\n")
+	for _, chunk := range strings.Split(records, "\n\036\n") {
+		name, data, ok := strings.Cut(strings.TrimLeft(chunk, "\n"), "\n")
+		if !ok {
+			continue
+		}
 		var r Record
-		if err := dec.Decode(&r); err != nil {
-			return Inventory{}, fmt.Errorf("read releases: a record under %s is damaged: %w", l.StateDir(), err)
+		if err := json.Unmarshal([]byte(data), &r); err != nil || !ValidID(r.ID) || name != r.ID+".json" || !r.State.valid() {
+			inv.Damaged = append(inv.Damaged, name)
+			continue
 		}
 		inv.Records = append(inv.Records, r)
 	}
-	sort.Slice(inv.Records, func(i, j int) bool { return inv.Records[i].ID < inv.Records[j].ID })
-	live = strings.TrimSpace(live)
-	if live != "" {
+	sort.SliceStable(inv.Records, func(i, j int) bool { return before(inv.Records[i], inv.Records[j]) })
+	if live = strings.TrimSpace(live); live != "" {
 		inv.Live = live[strings.LastIndex(live, "/")+1:]
 	}
-	return inv, nil
+	for _, line := range strings.Fields(running) {
+		id := strings.TrimSuffix(strings.TrimPrefix(line, unit+"@"), ".service")
+		if ValidID(id) {
+			inv.Running = append(inv.Running, id)
+		}
+	}
+	return inv
 }
 
 // writeFile puts data at path through a temporary name, so a reader never

@@ -2,7 +2,7 @@ package release
 
 import (
 	"context"
-	"sort"
+	"fmt"
 
 	"github.com/hoistdeploy/hoist/internal/remote"
 )
@@ -10,64 +10,94 @@ import (
 // switchScript points current at the release and the web server's socket
 // at the release's socket. Each link is made under a temporary name and
 // renamed over the old one: rename(2) is atomic, so every request sees
-// either the old release or the new, never neither.
-// A link already right is left alone, so switching back after a partial
-// switch only touches what changed.
+// either the old release or the new, never neither. A link already right
+// is left alone, so switching back after a partial switch only touches
+// what changed. Arguments: current, its target, live.sock, its target.
 const switchScript = `
 set -e
-cd "$1"
-if [ "$(readlink current)" != "releases/$2" ]; then
-	ln -sfn "releases/$2" .current.tmp && mv -Tf .current.tmp current
-fi
-if [ "$(readlink run/live.sock)" != "$2.sock" ]; then
-	ln -sfn "$2.sock" run/.live.sock.tmp && mv -Tf run/.live.sock.tmp run/live.sock
-fi
+link() {
+	[ "$(readlink "$1")" = "$2" ] && return 0
+	[ -e "$2" ] || { echo "$2 is missing" >&2; exit 1; }
+	ln -sfn "$2" "$1.hoist-tmp" && mv -Tf "$1.hoist-tmp" "$1"
+}
+link "$1" "$2"
+[ -z "$3" ] || link "$3" "$4"
 `
 
-// Switch makes id the live release.
-func Switch(ctx context.Context, t remote.Transport, l Layout, id string) error {
-	_, err := remote.Output(ctx, t, remote.Script(switchScript, l.Root, id))
+// Switch makes id the live release. withSocket also points the web
+// server's socket at the release's (web hosts only: a worker host has none).
+func Switch(ctx context.Context, t remote.Transport, l Layout, id string, withSocket bool) error {
+	if !ValidID(id) {
+		return fmt.Errorf("refusing to switch to the invalid release id %q", id)
+	}
+	args := []string{l.Current(), l.Release(id), "", ""}
+	if withSocket {
+		args[2], args[3] = l.LiveSocket(), l.Socket(id)
+	}
+	_, err := remote.Output(ctx, t, remote.Script(switchScript, args...))
 	return err
 }
 
-// removeScript deletes a release and everything hoist keeps for it.
-const removeScript = `
+// removeScript deletes releases and everything hoist keeps for them. It
+// refuses an invalid id and the release current points to, whatever the
+// caller believed: a clean-up after a failed revert must not delete what
+// the host serves.
+const removeScript = idCheck + `
 set -e
-cd "$1"; shift
+cur=$(basename "$(readlink "$1")" 2>/dev/null || true)
+releases=$2 envs=$3 records=$4 run=$5; shift 5
 for id in "$@"; do
-	rm -rf "releases/$id" ".hoist/env/$id.env" ".hoist/releases/$id.json" "run/$id.sock"
+	valid_id "$id" || { echo "refusing to remove the invalid release id '$id'" >&2; exit 1; }
+	if [ "$id" = "$cur" ]; then echo "refusing to remove $id: current points to it" >&2; exit 1; fi
+done
+for id in "$@"; do
+	rm -rf "$releases/$id" "$envs/$id.env" "$records/$id.json" "$run/$id.sock"
 done
 `
 
-// Remove deletes releases from the host.
+// Remove deletes releases from the host. It fails, removing nothing, when
+// any id is invalid or is the live release.
 func Remove(ctx context.Context, t remote.Transport, l Layout, ids ...string) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	_, err := remote.Output(ctx, t, remote.Script(removeScript, append([]string{l.Root}, ids...)...))
+	for _, id := range ids {
+		if !ValidID(id) {
+			return fmt.Errorf("refusing to remove the invalid release id %q", id)
+		}
+	}
+	args := append([]string{l.Current(), l.Releases(), l.EnvDir(), l.StateDir(), l.Run()}, ids...)
+	_, err := remote.Output(ctx, t, remote.Script(removeScript, args...))
 	return err
 }
 
 // PruneCandidates picks the releases to delete so that keep remain: the
-// oldest first, never the live one nor the one a rollback would go to.
-func PruneCandidates(inv Inventory, keep int) []string {
-	protect := map[string]bool{inv.Live: true}
+// oldest first (in the host's own order), never the live one, the one a
+// rollback would go to, nor any in protect (the release that was live
+// before this run). Abandoned builds are not counted: reconcile removes
+// them.
+func PruneCandidates(inv Inventory, keep int, protect ...string) []string {
+	keepers := map[string]bool{inv.Live: true}
+	for _, id := range protect {
+		keepers[id] = true
+	}
 	if prev := inv.PreviousGood(); prev != nil {
-		protect[prev.ID] = true
+		keepers[prev.ID] = true
 	}
-	ids := make([]string, 0, len(inv.Records))
+	var served []Record
 	for _, r := range inv.Records {
-		ids = append(ids, r.ID)
+		if r.State == Live || r.State == Retired || keepers[r.ID] {
+			served = append(served, r)
+		}
 	}
-	sort.Strings(ids)
 	var drop []string
-	excess := len(ids) - keep
-	for _, id := range ids {
+	excess := len(served) - keep
+	for _, r := range served { // oldest first
 		if excess <= 0 {
 			break
 		}
-		if !protect[id] {
-			drop = append(drop, id)
+		if !keepers[r.ID] {
+			drop = append(drop, r.ID)
 			excess--
 		}
 	}
@@ -75,24 +105,26 @@ func PruneCandidates(inv Inventory, keep int) []string {
 }
 
 // sweepScript removes venvs and artifacts no remaining release uses.
-// Arguments: root, then the venv hashes and artifact sums still in use.
+// Arguments: the venvs dir, the artifacts dir, then the venv hashes and
+// artifact sums still in use.
 const sweepScript = `
-cd "$1" || exit 0; shift
+venvs=$1 artifacts=$2; shift 2
 keep=" $* "
-for d in venvs/*; do
+for d in "$venvs"/*; do
 	[ -d "$d" ] || continue
-	case "$keep" in *" ${d#venvs/} "*) ;; *) rm -rf "$d" ;; esac
+	case "$keep" in *" ${d##*/} "*) ;; *) rm -rf "$d" ;; esac
 done
-for f in .hoist/artifacts/*.tar.gz; do
+for f in "$artifacts"/*.tar.gz; do
 	[ -f "$f" ] || continue
-	n=${f#.hoist/artifacts/}; n=${n%.tar.gz}
+	n=${f##*/}; n=${n%.tar.gz}
 	case "$keep" in *" $n "*) ;; *) rm -f "$f" ;; esac
 done
+true
 `
 
 // Sweep deletes venvs and artifacts that no release in inv refers to.
 func Sweep(ctx context.Context, t remote.Transport, l Layout, inv Inventory) error {
-	args := []string{l.Root}
+	args := []string{l.Venvs(), l.Artifacts()}
 	for _, r := range inv.Records {
 		if r.Venv != "" {
 			args = append(args, r.Venv)
@@ -100,6 +132,10 @@ func Sweep(ctx context.Context, t remote.Transport, l Layout, inv Inventory) err
 		if r.Artifact != "" {
 			args = append(args, r.Artifact)
 		}
+	}
+	if len(inv.Damaged) > 0 {
+		// A damaged record may still name what a release needs.
+		return nil
 	}
 	_, err := remote.Output(ctx, t, remote.Script(sweepScript, args...))
 	return err

@@ -2,21 +2,23 @@ package serve
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/hoistdeploy/hoist/internal/remote"
 )
 
 // Start starts the gunicorn instance of release id beside whatever runs.
-// A crash-looping instance from an earlier try is reset first.
+// A crash-looping instance from an earlier try is reset first, and a stop
+// scheduled by an earlier switch away from id is cancelled (a rollback
+// right after a deploy returns to an instance that is still draining).
 func Start(ctx context.Context, h *remote.Host, s Site, id string) error {
-	unit := s.Instance(id)
-	script := `systemctl reset-failed "$1.service" "$1.socket" 2>/dev/null; systemctl start "$1.socket" "$1.service"`
-	_, err := remote.Output(ctx, h, h.SudoScript(script, unit))
+	script := `systemctl stop "$2.timer" 2>/dev/null; systemctl reset-failed "$1.service" "$1.socket" 2>/dev/null; systemctl start "$1.socket" "$1.service"`
+	_, err := remote.Output(ctx, h, h.SudoScript(script, s.Instance(id), s.stopTimer(id)))
 	return err
 }
 
-// Stop stops release instances. gunicorn gets SIGTERM and finishes the
+// Stop stops release instances now. gunicorn gets SIGTERM and finishes the
 // requests it holds within graceful_timeout.
 func Stop(ctx context.Context, h *remote.Host, s Site, ids ...string) error {
 	if len(ids) == 0 {
@@ -30,26 +32,34 @@ func Stop(ctx context.Context, h *remote.Host, s Site, ids ...string) error {
 	return err
 }
 
-// Enable makes id the instance systemd starts at boot, and no other.
-func Enable(ctx context.Context, h *remote.Host, s Site, id string) error {
-	script := `set -e
-unit=$1; live=$2
+// stopTimer names the transient unit that stops a retired instance later.
+func (s Site) stopTimer(id string) string { return s.Unit() + "-stop-" + id }
+
+// retireScript makes $2 the instance systemd starts at boot, and no other,
+// then has systemd stop each older instance after $3 seconds, on its own:
+// the command returns at once, and a stop is never lost with the SSH link.
+const retireScript = `
+set -e
+unit=$1 live=$2 delay=$3; shift 3
 for f in /etc/systemd/system/sockets.target.wants/$unit@*.socket /etc/systemd/system/multi-user.target.wants/$unit@*.service; do
 	[ -e "$f" ] || [ -L "$f" ] || continue
 	case "$f" in *"@$live."*) ;; *) rm -f "$f" ;; esac
 done
-systemctl enable --quiet "$unit@$live.socket" "$unit@$live.service"`
-	_, err := remote.Output(ctx, h, h.SudoScript(script, s.Unit(), id))
-	return err
-}
+systemctl enable --quiet "$unit@$live.socket" "$unit@$live.service"
+for id in "$@"; do
+	t="$unit-stop-$id"
+	systemctl stop "$t.timer" "$t.service" 2>/dev/null || true
+	systemctl reset-failed "$t.timer" "$t.service" 2>/dev/null || true
+	systemd-run --quiet --collect --unit="$t" --on-active="$delay" systemctl stop "$unit@$id.service" "$unit@$id.socket"
+done
+`
 
-// Running lists the release ids whose instance is active on the host.
-func Running(ctx context.Context, h *remote.Host, s Site) ([]string, error) {
-	out, err := remote.Output(ctx, h, remote.Command("systemctl", "list-units", "--no-legend", "--plain", "--state=active", s.Unit()+"@*.service"))
-	if err != nil {
-		return nil, err
-	}
-	return instanceIDs(out, s.Unit()+"@"), nil
+// Retire makes live the instance that starts at boot and stops the others
+// once their sockets have drained.
+func Retire(ctx context.Context, h *remote.Host, s Site, live string, others []string) error {
+	args := append([]string{s.Unit(), live, strconv.Itoa(int(DrainTime / time.Second))}, others...)
+	_, err := remote.Output(ctx, h, h.SudoScript(retireScript, args...))
+	return err
 }
 
 // DrainTime is how long the old socket keeps being served after a switch:

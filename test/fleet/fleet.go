@@ -473,11 +473,11 @@ func (h *Host) waitSSH(ctx context.Context) error {
 	}
 }
 
-// setupDB starts PostgreSQL on the DB host (installed but disabled in the
-// image) and creates the app's role and database.
+// setupDB starts PostgreSQL and Redis on the DB host (installed but
+// disabled in the image) and creates the app's role and database.
 func (f *Fleet) setupDB(ctx context.Context) error {
 	db := f.DB
-	if _, err := db.Exec(ctx, "systemctl", "enable", "--now", "postgresql"); err != nil {
+	if _, err := db.Exec(ctx, "systemctl", "enable", "--now", "postgresql", "redis-server"); err != nil {
 		return err
 	}
 	for i := 0; ; i++ {
@@ -490,7 +490,17 @@ func (f *Fleet) setupDB(ctx context.Context) error {
 			return err
 		}
 	}
-	_, err := docker(ctx, "exec", "-u", "postgres", db.Container, "psql", "-q", "-v", "ON_ERROR_STOP=1",
+	// The tests and DatabaseURL rely on 5432; the image pins it, and a
+	// cluster on another port (picked at install time) says so here
+	// instead of failing tests with "connection refused".
+	port, err := docker(ctx, "exec", "-u", "postgres", db.Container, "psql", "-Atc", "show port")
+	if err != nil {
+		return fmt.Errorf("db: ask postgresql its port: %v", err)
+	}
+	if p := strings.TrimSpace(port); p != "5432" {
+		return fmt.Errorf("db: the image's postgresql listens on port %s, not 5432: its recipe (test/fleet/image/build-image.sh) must pin the port; remove the image (docker rmi %s) to rebuild it", p, Image())
+	}
+	_, err = docker(ctx, "exec", "-u", "postgres", db.Container, "psql", "-q", "-v", "ON_ERROR_STOP=1",
 		"-c", fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD '%s'", DBUser, DBPassword),
 		"-c", fmt.Sprintf("CREATE DATABASE %s OWNER %s", DBName, DBUser))
 	if err != nil {

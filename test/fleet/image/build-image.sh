@@ -24,6 +24,10 @@ packages=(
 	# real server) and the admin's static files link to it.
 	python3 python3-venv python3-django libjs-jquery gunicorn python3-psycopg2
 	postgresql
+	# Background workers and offline compression (issue 8's example app):
+	# Redis as Celery's broker on the db host, Celery and django-compressor
+	# from Debian.
+	redis-server python3-celery python3-redis python3-django-compressor
 	ca-certificates iproute2 procps curl less
 )
 
@@ -78,10 +82,17 @@ in_root systemctl enable ssh-hostkeys.service ssh.service
 # wants them: caddy's default site would fight nginx for port 80, and only the
 # "db" host runs PostgreSQL. nginx keeps Debian's default site, as a fresh
 # server has it.
-in_root systemctl disable postgresql.service caddy.service
+in_root systemctl disable postgresql.service caddy.service redis-server.service
 in_root systemctl enable nginx.service
 pgconf=$(echo "$root"/etc/postgresql/*/main)
 sed -i "s/^#\?listen_addresses = .*/listen_addresses = '*'/" "$pgconf/postgresql.conf"
+# initdb picks the first free port at install time, and debootstrap's chroot
+# shares this machine's network: with a PostgreSQL running here the cluster
+# would get 5433. The fleet relies on 5432 (and checks it at start).
+sed -i "s/^#\?port = .*/port = 5432/" "$pgconf/postgresql.conf"
+grep -q '^port = 5432' "$pgconf/postgresql.conf"
+# Redis serves the fleet's other hosts as a broker: listen on every address.
+sed -i -e 's/^bind .*/bind 0.0.0.0/' -e 's/^protected-mode yes/protected-mode no/' "$root/etc/redis/redis.conf"
 echo 'host all all 0.0.0.0/0 scram-sha-256' >>"$pgconf/pg_hba.conf"
 
 # Units that make no sense in a container and would only fail or wait.

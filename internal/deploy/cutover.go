@@ -1,0 +1,221 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hoistdeploy/hoist/internal/release"
+	"github.com/hoistdeploy/hoist/internal/remote"
+)
+
+// Runner starts, checks and stops the processes of one release on a host.
+// The strategy decides how (gunicorn under systemd for strategy release);
+// the cut-over decides when.
+type Runner interface {
+	// Start runs the release beside the live one and waits until it is
+	// healthy on its own socket, before any user can reach it.
+	Start(ctx context.Context, h *remote.Host, id string) error
+	// CheckLive asks the web server, as a user would, once id is live.
+	CheckLive(ctx context.Context, h *remote.Host, id string) error
+	// Stop stops the releases' processes now.
+	Stop(ctx context.Context, h *remote.Host, ids ...string) error
+	// Retire makes live the release the host starts at boot and stops the
+	// others once their connections drained, without holding the command.
+	Retire(ctx context.Context, h *remote.Host, live string, others []string) error
+}
+
+// critical counts switches and reverts under way: a second Ctrl-C must not
+// leave hosts half switched (see Critical).
+var critical atomic.Int32
+
+// Critical tells whether a switch or a revert is running, which a second
+// interrupt must not abort.
+func Critical() bool { return critical.Load() > 0 }
+
+// Cutover moves every host of a stage from what it serves to one release:
+// deploy, rollback and every strategy drive this one type.
+type Cutover struct {
+	t     *Target
+	run   Runner
+	to    string
+	from  map[*remote.Host]string // what each host served before
+	batch int                     // hosts switched at a time; 0 for all
+
+	mu       sync.Mutex
+	started  []*remote.Host
+	switched []*remote.Host
+}
+
+// NewCutover prepares moving t's hosts from what they serve (from) to the
+// release to.
+func (t *Target) NewCutover(run Runner, to string, from map[*remote.Host]string, batch int) *Cutover {
+	return &Cutover{t: t, run: run, to: to, from: from, batch: batch}
+}
+
+// Start runs the new release beside the old one on every web host and
+// waits until each is healthy.
+func (c *Cutover) Start(ctx context.Context) error {
+	return Each(ctx, c.t.Web(), "health", func(ctx context.Context, h *remote.Host) error {
+		c.mu.Lock()
+		c.started = append(c.started, h)
+		c.mu.Unlock()
+		return c.run.Start(ctx, h, c.to)
+	})
+}
+
+// Switch points every host at the new release, all at once or in batches,
+// and checks each through its web server. It ignores Ctrl-C: a switch is
+// short and must not stop half-way. On error the caller calls Undo.
+func (c *Cutover) Switch(ctx context.Context) error {
+	critical.Add(1)
+	defer critical.Add(-1)
+	ctx = context.WithoutCancel(ctx)
+	hosts := c.t.Hosts
+	size := c.batch
+	if size <= 0 || size > len(hosts) {
+		size = len(hosts)
+	}
+	for start := 0; start < len(hosts); start += size {
+		batch := hosts[start:min(start+size, len(hosts))]
+		c.mu.Lock()
+		c.switched = append(c.switched, batch...)
+		c.mu.Unlock()
+		err := Each(ctx, batch, "switch", func(ctx context.Context, h *remote.Host) error {
+			web := c.t.isWeb(h)
+			if err := release.Switch(ctx, h, c.t.Layout, c.to, web); err != nil {
+				return err
+			}
+			if web {
+				return c.run.CheckLive(ctx, h, c.to)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if size < len(hosts) {
+			c.t.UI.Info("switched %d of %d hosts", min(start+size, len(hosts)), len(hosts))
+		}
+	}
+	c.t.UI.Info("every host now serves %s", c.to)
+	return nil
+}
+
+// Undo puts every host the switch touched back on what it served, then
+// stops the new release's processes wherever it does not serve. A host
+// that could not be switched back keeps the new release running: it is
+// what that host serves.
+func (c *Cutover) Undo(ctx context.Context) error {
+	critical.Add(1)
+	defer critical.Add(-1)
+	ctx = context.WithoutCancel(ctx)
+	var errs []error
+	serving := map[*remote.Host]bool{}
+	var mu sync.Mutex
+	err := Each(ctx, c.switched, "revert", func(ctx context.Context, h *remote.Host) error {
+		prev := c.from[h]
+		if prev == "" {
+			mu.Lock()
+			serving[h] = true
+			mu.Unlock()
+			return errors.New("no earlier release to go back to: the new one stays")
+		}
+		if err := release.Switch(ctx, h, c.t.Layout, prev, c.t.isWeb(h)); err != nil {
+			mu.Lock()
+			serving[h] = true
+			mu.Unlock()
+			return err
+		}
+		c.t.UI.Step(h.Name, "revert", "switched back to %s", prev)
+		return nil
+	})
+	if err != nil {
+		errs = append(errs, err)
+	}
+	var stop []*remote.Host
+	for _, h := range c.started {
+		if !serving[h] {
+			stop = append(stop, h)
+		}
+	}
+	if err := Each(ctx, stop, "clean-up", func(ctx context.Context, h *remote.Host) error {
+		return c.run.Stop(ctx, h, c.to)
+	}); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Switched tells whether any host was pointed at the new release.
+func (c *Cutover) Switched() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.switched) > 0
+}
+
+// Finish records the new state on every host (the new release live, the
+// old one retired), retires the old processes, and prunes releases beyond
+// keep_releases, never the one that served before. A rollback marks what it
+// left as rolled back, so the next rollback goes further back.
+func (c *Cutover) Finish(ctx context.Context, rollback bool) error {
+	t := c.t
+	return Each(ctx, t.Hosts, "finish", func(ctx context.Context, h *remote.Host) error {
+		inv, err := release.ReadInventory(ctx, h, t.Layout, t.Site(h).Unit())
+		if err != nil {
+			return err
+		}
+		prev := c.from[h]
+		if from := inv.Find(prev); from != nil && prev != c.to {
+			from.State = release.Retired
+			from.RolledBack = from.RolledBack || rollback
+			if err := release.WriteRecord(ctx, h, t.Layout, *from); err != nil {
+				return err
+			}
+		}
+		if to := inv.Find(c.to); to != nil {
+			to.State = release.Live
+			if !rollback && prev != c.to {
+				to.Previous = prev
+			}
+			if err := release.WriteRecord(ctx, h, t.Layout, *to); err != nil {
+				return err
+			}
+		} else {
+			return fmt.Errorf("the record of %s is gone", c.to)
+		}
+		if t.isWeb(h) {
+			var others []string
+			for _, id := range inv.Running {
+				if id != c.to {
+					others = append(others, id)
+				}
+			}
+			if err := c.run.Retire(ctx, h, c.to, others); err != nil {
+				return err
+			}
+		}
+		inv, err = release.ReadInventory(ctx, h, t.Layout, "")
+		if err != nil {
+			return err
+		}
+		return t.prune(ctx, h, inv, prev)
+	})
+}
+
+// prune deletes releases beyond keep_releases, then the venvs and artifacts
+// no release uses any more. inv is the host's inventory as it stands now;
+// protect is the release that served before this run.
+func (t *Target) prune(ctx context.Context, h *remote.Host, inv release.Inventory, protect string) error {
+	drop := release.PruneCandidates(inv, t.Config.KeepReleases, protect)
+	if len(drop) > 0 {
+		if err := release.Remove(ctx, h, t.Layout, drop...); err != nil {
+			return err
+		}
+		t.UI.Step(h.Name, "prune", "removed %d old release(s)", len(drop))
+		inv = inv.Without(drop...)
+	}
+	return release.Sweep(ctx, h, t.Layout, inv)
+}

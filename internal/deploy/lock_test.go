@@ -1,0 +1,146 @@
+package deploy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hoistdeploy/hoist/internal/remote"
+)
+
+func (f *fleet) lockDir(i int) string { return filepath.Join(f.dirs[i], ".hoist", "lock") }
+
+func (f *fleet) locked(i int) bool {
+	_, err := os.Stat(f.lockDir(i))
+	return err == nil
+}
+
+// plant leaves a lock on host i as another run would, renewed age ago.
+func (f *fleet) plant(t *testing.T, i int, info LockInfo, age time.Duration) {
+	t.Helper()
+	os.MkdirAll(f.lockDir(i), 0o755)
+	data, _ := json.Marshal(info)
+	file := filepath.Join(f.lockDir(i), "info.json")
+	os.WriteFile(file, data, 0o644)
+	then := time.Now().Add(-age)
+	os.Chtimes(file, then, then)
+}
+
+func TestLockIsAllOrNone(t *testing.T) {
+	f := newFleet(t, 3)
+	ctx := context.Background()
+	f.plant(t, 1, LockInfo{Who: "ann@laptop", PID: 1, Token: "0123456789abcdef", Machine: "elsewhere"}, time.Second)
+	_, err := f.TakeLock(ctx, "hoist deploy test", nil)
+	var locked *LockedError
+	if !errors.As(err, &locked) || locked.Host != "h2" || !strings.Contains(err.Error(), "ann@laptop") {
+		t.Fatalf("err = %v, want h2 locked by ann", err)
+	}
+	if f.locked(0) || f.locked(2) {
+		t.Error("hosts taken before the refusal were not let go")
+	}
+	if !f.locked(1) {
+		t.Error("the other run's lock was removed")
+	}
+}
+
+// A host whose link fails right after its mkdir holds our token: releasing
+// goes to every host, not only those that answered.
+func TestLockReleasesEveryHostAfterAFailure(t *testing.T) {
+	f := newFleet(t, 2)
+	ctx := context.Background()
+	f.Hosts[1].Transport = failAfter{f.Hosts[1].Transport}
+	if _, err := f.TakeLock(ctx, "hoist deploy test", nil); err == nil {
+		t.Fatal("want the lock to fail on h2")
+	}
+	f.Hosts[1].Transport = f.Hosts[1].Transport.(failAfter).Transport
+	if f.locked(0) || f.locked(1) {
+		t.Errorf("locks left behind: h1=%v h2=%v", f.locked(0), f.locked(1))
+	}
+}
+
+// failAfter runs the command, then reports the link as dropped: the lock
+// script ran, its answer never came.
+type failAfter struct{ remote.Transport }
+
+func (f failAfter) Run(ctx context.Context, cmd string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if err := f.Transport.Run(ctx, cmd, stdin, io.Discard, io.Discard); err != nil {
+		return err
+	}
+	if strings.Contains(cmd, "took-over") {
+		return &remote.ExitError{Status: -1, Stderr: "the connection dropped"}
+	}
+	return nil
+}
+
+func TestLockTakesOverAnExpiredLease(t *testing.T) {
+	f := newFleet(t, 2)
+	dead := LockInfo{Who: "ci@runner-7", PID: 4242, Token: "00000000000000aa", Machine: "runner-7", Command: "hoist deploy test"}
+	f.plant(t, 0, dead, LeaseTTL+10*time.Second)
+	f.plant(t, 1, dead, LeaseTTL+10*time.Second)
+	lock, err := f.TakeLock(context.Background(), "hoist deploy test", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Release(context.Background())
+	if out := f.out.String(); !strings.Contains(out, "took over the lock of ci@runner-7") || !strings.Contains(out, "stopped renewing") {
+		t.Errorf("no message naming the dead holder:\n%s", out)
+	}
+}
+
+// A run killed on this machine is taken over at once: its process is gone.
+func TestLockTakesOverADeadProcessAtOnce(t *testing.T) {
+	f := newFleet(t, 1)
+	cmd := exec.Command("true")
+	cmd.Run()
+	host, _ := os.Hostname()
+	f.plant(t, 0, LockInfo{Who: "me@here", PID: cmd.Process.Pid, Token: "00000000000000bb", Machine: host}, time.Second)
+	lock, err := f.TakeLock(context.Background(), "hoist deploy test", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Release(context.Background())
+	if !strings.Contains(f.out.String(), "is gone") {
+		t.Errorf("no message about the dead process:\n%s", f.out)
+	}
+}
+
+func TestLockIsRenewedAndLossStopsTheRun(t *testing.T) {
+	f := newFleet(t, 1)
+	old := LeaseRenew
+	LeaseRenew = 100 * time.Millisecond
+	defer func() { LeaseRenew = old }()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	lock, err := f.TakeLock(ctx, "hoist deploy test", cancel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := filepath.Join(f.lockDir(0), "info.json")
+	past := time.Now().Add(-time.Hour)
+	os.Chtimes(info, past, past)
+	time.Sleep(400 * time.Millisecond)
+	if st, _ := os.Stat(info); time.Since(st.ModTime()) > time.Minute {
+		t.Fatal("the lease was not renewed")
+	}
+	// Another run takes it over (say this one stalled past the TTL).
+	f.plant(t, 0, LockInfo{Who: "bob@desk", Token: "00000000000000cc"}, 0)
+	select {
+	case <-ctx.Done():
+	case <-time.After(3 * time.Second):
+		t.Fatal("losing the lock did not stop the run")
+	}
+	var lost *LostLockError
+	if !errors.As(context.Cause(ctx), &lost) || !strings.Contains(lost.Error(), "bob@desk") {
+		t.Errorf("cause = %v", context.Cause(ctx))
+	}
+	lock.Release(context.Background())
+	if !f.locked(0) {
+		t.Error("releasing removed the other run's lock")
+	}
+}

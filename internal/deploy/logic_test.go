@@ -1,0 +1,447 @@
+package deploy
+
+// The logic tier: lock, cut-over, revert, reconcile and prune run in
+// process against the local transport. Each "host" is this machine with its
+// own directory mounted over deploy_to in a private mount namespace
+// (unshare -m), so three hosts share one path as real ones do.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/hoistdeploy/hoist/internal/config"
+	"github.com/hoistdeploy/hoist/internal/release"
+	"github.com/hoistdeploy/hoist/internal/remote"
+	"github.com/hoistdeploy/hoist/internal/ui"
+)
+
+// nsTransport runs commands on this machine with dir mounted over root.
+type nsTransport struct{ dir, root string }
+
+func (n nsTransport) Run(ctx context.Context, cmd string, stdin io.Reader, stdout, stderr io.Writer) error {
+	wrapped := remote.Command("unshare", "-m", "sh", "-c", `mount --bind "$1" "$2" && exec sh -c "$3"`, "sh", n.dir, n.root, cmd)
+	return remote.Local{}.Run(ctx, wrapped, stdin, stdout, stderr)
+}
+func (n nsTransport) Interactive(context.Context, string, bool) error { return errors.New("no terminal") }
+func (n nsTransport) Close() error                                     { return nil }
+
+// fleet is a stage of n in-process hosts, all web.
+type fleet struct {
+	*Target
+	out  *bytes.Buffer
+	dirs []string
+}
+
+func newFleet(t *testing.T, n int) *fleet {
+	t.Helper()
+	if os.Geteuid() != 0 || exec.Command("unshare", "-m", "true").Run() != nil {
+		t.Skip("needs root and unshare -m for in-process hosts")
+	}
+	base := t.TempDir()
+	root := filepath.Join(base, "srv", "app")
+	os.MkdirAll(root, 0o755)
+	out := &bytes.Buffer{}
+	stage := &config.Stage{Name: "test"}
+	tg := &Target{
+		Config: &config.Config{App: "demo", KeepReleases: 3},
+		Stage:  stage, Layout: release.Layout{Root: root},
+		UI: ui.New(out, false), roles: map[*remote.Host][]string{},
+	}
+	f := &fleet{Target: tg, out: out}
+	for i := range n {
+		dir := filepath.Join(base, "hosts", fmt.Sprintf("h%d", i+1))
+		for _, d := range []string{"releases", "run", ".hoist/releases", ".hoist/env", "shared"} {
+			os.MkdirAll(filepath.Join(dir, d), 0o755)
+		}
+		h := &remote.Host{Name: fmt.Sprintf("h%d", i+1), Transport: nsTransport{dir, root}, Root: true}
+		tg.Hosts = append(tg.Hosts, h)
+		tg.roles[h] = []string{"web"}
+		f.dirs = append(f.dirs, dir)
+	}
+	tg.Primary = tg.Hosts[0]
+	return f
+}
+
+// release puts a built release on every host, recorded in state.
+func (f *fleet) release(t *testing.T, id string, seq int, state release.State) {
+	t.Helper()
+	for _, dir := range f.dirs {
+		os.MkdirAll(filepath.Join(dir, "releases", id), 0o755)
+		rec, _ := json.Marshal(release.Record{ID: id, State: state, Seq: seq, Commit: id[len(id)-7:]})
+		os.WriteFile(filepath.Join(dir, ".hoist", "releases", id+".json"), rec, 0o644)
+	}
+}
+
+// live points every host at id, as a finished deploy leaves it.
+func (f *fleet) live(t *testing.T, id string) {
+	t.Helper()
+	for _, h := range f.Hosts {
+		os.WriteFile(filepath.Join(f.dir(h), "run", id+".sock"), nil, 0o644)
+		if err := release.Switch(context.Background(), h, f.Layout, id, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func (f *fleet) dir(h *remote.Host) string {
+	if s, ok := h.Transport.(fakeSystemd); ok {
+		return s.dir
+	}
+	return h.Transport.(nsTransport).dir
+}
+
+// current is the release current points to on h.
+func (f *fleet) current(h *remote.Host) string {
+	target, _ := os.Readlink(filepath.Join(f.dir(h), "current"))
+	sock, _ := os.Readlink(filepath.Join(f.dir(h), "run", "live.sock"))
+	if filepath.Base(target)+".sock" != filepath.Base(sock) {
+		return "MISMATCH " + target + " " + sock
+	}
+	return filepath.Base(target)
+}
+
+func (f *fleet) inventory(t *testing.T, h *remote.Host) release.Inventory {
+	t.Helper()
+	inv, err := release.ReadInventory(context.Background(), h, f.Layout, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inv
+}
+
+// fakeRunner stands in for gunicorn under systemd (which the e2e tests
+// run for real): an instance is its socket file; it fails where told.
+type fakeRunner struct {
+	f         *fleet
+	failStart map[string]bool // host names
+	failLive  map[string]bool
+	mu        sync.Mutex
+	stopped   map[string][]string
+}
+
+func (r *fakeRunner) sock(h *remote.Host, id string) string {
+	return filepath.Join(r.f.dir(h), "run", id+".sock")
+}
+func (r *fakeRunner) Start(_ context.Context, h *remote.Host, id string) error {
+	if r.failStart[h.Name] {
+		return errors.New("unhealthy")
+	}
+	return os.WriteFile(r.sock(h, id), nil, 0o644)
+}
+func (r *fakeRunner) CheckLive(_ context.Context, h *remote.Host, id string) error {
+	if r.failLive[h.Name] {
+		return errors.New("answered 502 through nginx")
+	}
+	return nil
+}
+func (r *fakeRunner) Stop(_ context.Context, h *remote.Host, ids ...string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopped == nil {
+		r.stopped = map[string][]string{}
+	}
+	for _, id := range ids {
+		os.Remove(r.sock(h, id))
+		r.stopped[h.Name] = append(r.stopped[h.Name], id)
+	}
+	return nil
+}
+func (r *fakeRunner) Retire(ctx context.Context, h *remote.Host, live string, others []string) error {
+	return r.Stop(ctx, h, others...)
+}
+
+const (
+	r1 = "20261101T100000Z-aaaaaa1"
+	r2 = "20261102T100000Z-bbbbbb2"
+	r3 = "20261103T100000Z-cccccc3"
+	r4 = "20261104T100000Z-ddddddd"
+	r5 = "20261105T100000Z-eeeeee5"
+)
+
+func (f *fleet) from(id string) map[*remote.Host]string {
+	m := map[*remote.Host]string{}
+	for _, h := range f.Hosts {
+		m[h] = id
+	}
+	return m
+}
+
+func TestCutoverSwitchesEveryHost(t *testing.T) {
+	f := newFleet(t, 3)
+	f.release(t, r1, 1, release.Live)
+	f.live(t, r1)
+	f.release(t, r2, 2, release.Ready)
+	run := &fakeRunner{f: f}
+	cut := f.NewCutover(run, r2, f.from(r1), 0)
+	ctx := context.Background()
+	if err := cut.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := cut.Switch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := cut.Finish(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range f.Hosts {
+		if got := f.current(h); got != r2 {
+			t.Errorf("%s serves %s, want %s", h.Name, got, r2)
+		}
+		inv := f.inventory(t, h)
+		if rec := inv.Find(r2); rec.State != release.Live || rec.Previous != r1 {
+			t.Errorf("%s: record of r2 = %+v, want live with previous r1", h.Name, rec)
+		}
+		if rec := inv.Find(r1); rec.State != release.Retired {
+			t.Errorf("%s: r1 is %s, want retired", h.Name, rec.State)
+		}
+	}
+}
+
+// One host failing its check through the web server sends every host back,
+// so the stage never serves two releases.
+func TestCutoverFailureRevertsEveryHost(t *testing.T) {
+	for _, batch := range []int{0, 1} {
+		t.Run(fmt.Sprintf("batch=%d", batch), func(t *testing.T) {
+			f := newFleet(t, 3)
+			f.release(t, r1, 1, release.Live)
+			f.live(t, r1)
+			f.release(t, r2, 2, release.Ready)
+			run := &fakeRunner{f: f, failLive: map[string]bool{"h3": true}}
+			cut := f.NewCutover(run, r2, f.from(r1), batch)
+			ctx := context.Background()
+			if err := cut.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			err := cut.Switch(ctx)
+			if err == nil || !strings.Contains(err.Error(), "h3") {
+				t.Fatalf("switch error = %v, want one naming h3", err)
+			}
+			if err := cut.Undo(ctx); err != nil {
+				t.Fatal(err)
+			}
+			for _, h := range f.Hosts {
+				if got := f.current(h); got != r1 {
+					t.Errorf("%s serves %s after the revert, want %s", h.Name, got, r1)
+				}
+				if !contains(run.stopped[h.Name], r2) {
+					t.Errorf("%s: the new instance was not stopped (%v)", h.Name, run.stopped[h.Name])
+				}
+			}
+		})
+	}
+}
+
+// A host whose revert fails keeps serving the new release: the clean-up
+// must neither stop it nor delete it there.
+func TestUndoNeverRemovesWhatAHostServes(t *testing.T) {
+	f := newFleet(t, 2)
+	f.release(t, r1, 1, release.Live)
+	f.live(t, r1)
+	f.release(t, r2, 2, release.Ready)
+	run := &fakeRunner{f: f, failLive: map[string]bool{"h1": true}}
+	cut := f.NewCutover(run, r2, f.from(r1), 0)
+	ctx := context.Background()
+	cut.Start(ctx)
+	if err := cut.Switch(ctx); err == nil {
+		t.Fatal("want the switch to fail")
+	}
+	// h2's old release vanished: switching back there cannot work.
+	os.RemoveAll(filepath.Join(f.dirs[1], "releases", r1))
+	if err := cut.Undo(ctx); err == nil {
+		t.Fatal("want the revert on h2 to fail")
+	}
+	h2 := f.Hosts[1]
+	if got := f.current(h2); got != r2 {
+		t.Fatalf("h2 serves %s, want r2 (the revert failed)", got)
+	}
+	if contains(run.stopped["h2"], r2) {
+		t.Error("the instance h2 serves was stopped")
+	}
+	if err := release.Remove(ctx, h2, f.Layout, r2); err == nil || !strings.Contains(err.Error(), "current points to it") {
+		t.Errorf("Remove of the served release: %v, want a refusal", err)
+	}
+	if _, err := os.Stat(filepath.Join(f.dirs[1], "releases", r2)); err != nil {
+		t.Error("the served release was deleted")
+	}
+	if f.current(f.Hosts[0]) != r1 {
+		t.Error("h1 was not switched back")
+	}
+}
+
+func TestRemoveRefusesInvalidIDs(t *testing.T) {
+	f := newFleet(t, 1)
+	f.release(t, r1, 1, release.Live)
+	h := f.Hosts[0]
+	for _, id := range []string{"", ".", "..", "../x", "*", "20261101T100000Z-aaaa/../.."} {
+		if err := release.Remove(context.Background(), h, f.Layout, id); err == nil {
+			t.Errorf("Remove(%q) succeeded", id)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(f.dirs[0], "releases", r1)); err != nil {
+		t.Fatal("releases/ lost a release")
+	}
+	// A record without an id is set aside, never pruned as "releases/".
+	os.WriteFile(filepath.Join(f.dirs[0], ".hoist", "releases", "broken.json"), []byte(`{"state":"retired"}`), 0o644)
+	inv := f.inventory(t, h)
+	if len(inv.Damaged) != 1 || len(inv.Records) != 1 {
+		t.Fatalf("inventory = %+v, want one record and one damaged", inv)
+	}
+}
+
+// After an explicit rollback, and with a deploying machine whose clock is
+// behind (ids sort before older releases), pruning keeps what a rollback
+// needs: the release that served before this run.
+func TestPruneKeepsTheReleaseThatServedBefore(t *testing.T) {
+	// Host order (Seq): r3, r4, r5, r1, r2 — r1 and r2 came from a machine
+	// whose clock is behind. r1 served, then r2 went live.
+	inv := release.Inventory{Live: r2, Records: []release.Record{
+		{ID: r3, State: release.Retired, Seq: 1},
+		{ID: r4, State: release.Retired, Seq: 2, Previous: r3},
+		{ID: r5, State: release.Retired, Seq: 3, Previous: r4},
+		{ID: r1, State: release.Retired, Seq: 4, Previous: r5},
+		{ID: r2, State: release.Live, Seq: 5, Previous: r1},
+	}}
+	if p := inv.PreviousGood(); p == nil || p.ID != r1 {
+		t.Fatalf("previous good = %v, want r1", p)
+	}
+	drop := release.PruneCandidates(inv, 2, r1)
+	if strings.Join(drop, ",") != r3+","+r4+","+r5 {
+		t.Fatalf("drop = %v, want r3, r4, r5", drop)
+	}
+	// An explicit rollback from r2 to r4: r2 is rolled back, r4 live; the
+	// next rollback goes to what served before r4, and pruning keeps it.
+	inv.Live = r4
+	inv.Records[1].State = release.Live
+	inv.Records[4].State, inv.Records[4].RolledBack = release.Retired, true
+	if p := inv.PreviousGood(); p == nil || p.ID != r3 {
+		t.Fatalf("previous good after rollback = %v, want r3", p)
+	}
+	for _, id := range release.PruneCandidates(inv, 2, r2) {
+		if id == r3 || id == r4 {
+			t.Fatalf("pruning dropped %s, which a rollback needs", id)
+		}
+	}
+}
+
+// A run killed mid-deploy left a build, a second "live" record and a
+// running instance; the next command that takes the lock repairs all three.
+func TestReconcileRepairsWhatACrashLeft(t *testing.T) {
+	f := newFleet(t, 2)
+	f.release(t, r1, 1, release.Retired)
+	f.release(t, r2, 2, release.Live)  // was live, but
+	f.release(t, r3, 3, release.Ready) // the crash came after h1 switched to r3
+	f.release(t, r4, 4, release.Building)
+	f.live(t, r2)
+	h1 := f.Hosts[0]
+	os.WriteFile(filepath.Join(f.dirs[0], "run", r3+".sock"), nil, 0o644)
+	if err := release.Switch(context.Background(), h1, f.Layout, r3, true); err != nil {
+		t.Fatal(err)
+	}
+	run := &fakeRunner{f: f}
+	// Running instances are what systemd says; here: r2 and r3 on h1.
+	invs, err := f.reconcileWith(run, map[string][]string{"h1": {r2, r3}, "h2": {r2, r3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range f.Hosts {
+		inv := invs[h]
+		lives := 0
+		for _, r := range inv.Records {
+			if r.State == release.Live {
+				lives++
+				if r.ID != inv.Live {
+					t.Errorf("%s: %s recorded live but current is %s", h.Name, r.ID, inv.Live)
+				}
+			}
+			if r.State == release.Building || r.State == release.Ready {
+				t.Errorf("%s: %s left %s", h.Name, r.ID, r.State)
+			}
+		}
+		if lives != 1 {
+			t.Errorf("%s: %d live releases, want exactly 1", h.Name, lives)
+		}
+		if _, err := os.Stat(filepath.Join(f.dir(h), "releases", r4)); err == nil {
+			t.Errorf("%s: the abandoned build is still there", h.Name)
+		}
+	}
+	if !contains(run.stopped["h1"], r2) || !contains(run.stopped["h2"], r3) || contains(run.stopped["h1"], r3) {
+		t.Errorf("stray instances stopped: %v", run.stopped)
+	}
+	if !strings.Contains(f.out.String(), "repaired") {
+		t.Errorf("reconcile did not say what it repaired:\n%s", f.out)
+	}
+	// What is left is consistent: nothing more to repair.
+	if p := f.inventory(t, h1).Problems(); len(p) != 0 {
+		t.Errorf("problems after reconcile: %v", p)
+	}
+}
+
+// reconcileWith runs reconcile with systemd's answer about running
+// instances replaced (no systemd in process).
+func (f *fleet) reconcileWith(run Runner, running map[string][]string) (map[*remote.Host]release.Inventory, error) {
+	for _, h := range f.Hosts {
+		for _, id := range running[h.Name] {
+			os.WriteFile(filepath.Join(f.dir(h), "run", id+".sock"), nil, 0o644)
+		}
+	}
+	old := f.Hosts
+	defer func() { f.Hosts = old }()
+	hosts := make([]*remote.Host, len(old))
+	for i, h := range old {
+		hosts[i] = &remote.Host{Name: h.Name, Root: true, Transport: fakeSystemd{h.Transport.(nsTransport), running[h.Name]}}
+		f.roles[hosts[i]] = f.roles[h]
+	}
+	f.Hosts = hosts
+	invs, err := f.reconcile(context.Background(), run)
+	out := map[*remote.Host]release.Inventory{}
+	for i, h := range hosts {
+		out[old[i]] = invs[h]
+	}
+	return out, err
+}
+
+// fakeSystemd answers systemctl list-units with the given instances.
+type fakeSystemd struct {
+	nsTransport
+	running []string
+}
+
+func (s fakeSystemd) Run(ctx context.Context, cmd string, stdin io.Reader, stdout, stderr io.Writer) error {
+	units := ""
+	for _, id := range s.running {
+		units += "hoist-demo@" + id + ".service loaded active running x\n"
+	}
+	return s.nsTransport.Run(ctx, remote.Command("env", "HOIST_FAKE_UNITS="+units, "PATH="+fakeBin(units)+":"+os.Getenv("PATH"), "sh", "-c", cmd), stdin, stdout, stderr)
+}
+
+var fakeBinOnce sync.Map
+
+// fakeBin is a directory with a systemctl that prints units.
+func fakeBin(units string) string {
+	if d, ok := fakeBinOnce.Load(units); ok {
+		return d.(string)
+	}
+	d, _ := os.MkdirTemp("", "hoist-fake-systemctl")
+	os.WriteFile(filepath.Join(d, "systemctl"), []byte("#!/bin/sh\nprintf '%s' \"$HOIST_FAKE_UNITS\"\n"), 0o755)
+	fakeBinOnce.Store(units, d)
+	return d
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,66 @@
+package release
+
+import "fmt"
+
+// Repair is what makes a host's records agree with what it really has:
+// current decides which release is live, an instance that is not live is
+// stray, and a build that never went live was abandoned by a run that
+// died.
+type Repair struct {
+	Records []Record // records to rewrite
+	Remove  []string // abandoned builds to delete
+	Stop    []string // stray instances to stop
+	Notes   []string // what was wrong, for the user
+}
+
+// Empty tells whether the host needed nothing.
+func (r Repair) Empty() bool { return len(r.Records)+len(r.Remove)+len(r.Stop) == 0 }
+
+// Reconcile plans the repair of one host. It never touches the release
+// current points to except to mark it live.
+func Reconcile(inv Inventory) Repair {
+	var rep Repair
+	for _, r := range inv.Records {
+		switch {
+		case r.ID == inv.Live && r.State != Live:
+			rep.Notes = append(rep.Notes, fmt.Sprintf("%s serves but is recorded %s", r.ID, r.State))
+			r.State = Live
+			rep.Records = append(rep.Records, r)
+		case r.ID != inv.Live && r.State == Live:
+			rep.Notes = append(rep.Notes, fmt.Sprintf("%s is recorded live but current points to %s", r.ID, orNothing(inv.Live)))
+			r.State = Retired
+			rep.Records = append(rep.Records, r)
+		case r.ID != inv.Live && (r.State == Building || r.State == Ready || r.State == Failed):
+			rep.Notes = append(rep.Notes, fmt.Sprintf("%s was left %s by a run that did not finish", r.ID, r.State))
+			rep.Remove = append(rep.Remove, r.ID)
+		}
+	}
+	if inv.Live != "" && inv.Find(inv.Live) == nil {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("current points to %s, which has no record", inv.Live))
+		rep.Records = append(rep.Records, Record{ID: inv.Live, State: Live, Seq: inv.NextSeq()})
+	}
+	for _, id := range inv.Running {
+		if id != inv.Live {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("an instance of %s runs though %s is live", id, orNothing(inv.Live)))
+			rep.Stop = append(rep.Stop, id)
+		}
+	}
+	return rep
+}
+
+// Problems are what Reconcile would repair, for status, which changes
+// nothing.
+func (inv Inventory) Problems() []string {
+	notes := Reconcile(inv).Notes
+	for _, d := range inv.Damaged {
+		notes = append(notes, fmt.Sprintf("the release record %s is damaged or names an invalid id: look at it, then remove it", d))
+	}
+	return notes
+}
+
+func orNothing(id string) string {
+	if id == "" {
+		return "no release"
+	}
+	return id
+}
