@@ -39,8 +39,17 @@ func Check(ctx context.Context, run Runner) []Failure {
 		failures = append(failures, Failure{Check: "check --deploy", Output: errText(out, err), Issues: findings(errText(out, err))})
 	}
 	// --dry-run: before Django 4.2, --check alone writes the migration files.
-	if out, err := run(ctx, "python", "manage.py", "makemigrations", "--check", "--dry-run"); err != nil {
-		failures = append(failures, Failure{Check: "makemigrations --check", Output: errText(out, err)})
+	// --noinput: a model change that looks like a rename makes it ask, and
+	// with no terminal the question ends in EOFError instead of the report.
+	if out, err := run(ctx, "python", "manage.py", "makemigrations", "--check", "--dry-run", "--noinput"); err != nil {
+		text := errText(out, err)
+		if strings.TrimSpace(out) == "" {
+			// Django 3.2 exits 3 without a word when it would have to ask
+			// (a NOT NULL field without a default).
+			text = "the models have changes that no migration holds, and makemigrations needs answers to write it (" + text + "):\n" +
+				"run python manage.py makemigrations here, answer its questions, and commit the migration"
+		}
+		failures = append(failures, Failure{Check: "makemigrations --check", Output: text})
 	}
 	if out, err := run(ctx, "python", "-c", collectScript); err != nil {
 		failures = append(failures, Failure{Check: "collectstatic", Output: errText(out, err)})
