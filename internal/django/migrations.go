@@ -17,6 +17,7 @@ const planScript = `
 import json, django
 django.setup()
 from django.db import connections, migrations
+from django.db.migrations.exceptions import InconsistentMigrationHistory
 from django.db.migrations.executor import MigrationExecutor
 
 def unsafe(op):
@@ -39,6 +40,13 @@ def unsafe(op):
     return ""
 
 executor = MigrationExecutor(connections["default"])
+# migrate itself refuses an inconsistent history, but the plan does not
+# check: with 0003 recorded and 0002 missing it lists nothing to apply.
+try:
+    executor.loader.check_consistent_history(connections["default"])
+except InconsistentMigrationHistory as e:
+    print(json.dumps({"inconsistent": str(e), "plan": []}))
+    raise SystemExit(0)
 plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
 out = []
 for migration, backwards in plan:
@@ -46,7 +54,7 @@ for migration, backwards in plan:
     for op in migration.operations:
         ops.append({"describe": op.describe(), "unsafe": unsafe(op)})
     out.append({"app": migration.app_label, "name": migration.name, "operations": ops})
-print(json.dumps(out))
+print(json.dumps({"inconsistent": "", "plan": out}))
 `
 
 // Migration is one migration a release would apply.
@@ -61,13 +69,20 @@ type Migration struct {
 
 func (m Migration) String() string { return m.App + "." + m.Name }
 
-// Plan lists the migrations the release would apply, in order.
+// Plan lists the migrations the release would apply, in order. It fails
+// when Django finds the history inconsistent, rather than list nothing.
 func Plan(ctx context.Context, t remote.Transport, l release.Layout, id, projectDir string) ([]Migration, error) {
-	var plan []Migration
-	if err := runJSON(ctx, t, l, id, projectDir, planScript, &plan); err != nil {
+	var out struct {
+		Inconsistent string      `json:"inconsistent"`
+		Plan         []Migration `json:"plan"`
+	}
+	if err := runJSON(ctx, t, l, id, projectDir, planScript, &out); err != nil {
 		return nil, fmt.Errorf("migration plan: %w", err)
 	}
-	return plan, nil
+	if out.Inconsistent != "" {
+		return nil, fmt.Errorf("migration plan: the migration history is inconsistent: %s\n%s", out.Inconsistent, inconsistentAdvice)
+	}
+	return out.Plan, nil
 }
 
 // ShowMigrations is Django's report of the schema state for apps.
@@ -97,7 +112,9 @@ for app, name in extra:
 print(json.dumps({"extra": [a + "." + n for a, n in extra], "targets": targets}))
 `
 
-// Extra is what a rollback target lacks.
+// Extra is what a rollback target lacks. ReadHistory and PlanRollback
+// replace it: they also see the apps only the live release has, and refuse
+// what the live code cannot undo.
 type Extra struct {
 	Migrations []string          `json:"extra"`   // app.name, applied but unknown to the target
 	Targets    map[string]string `json:"targets"` // app -> the migration to go back to
@@ -114,7 +131,9 @@ func ExtraMigrations(ctx context.Context, t remote.Transport, l release.Layout, 
 }
 
 // irreversibleScript, run in the newer release, names the operations that
-// cannot be undone on the way back to the targets given as app=name.
+// cannot be undone on the way back to the targets given as app=name, and
+// the applied migrations of those apps that this code does not have: it
+// cannot undo them, and migrate would leave them recorded as applied.
 const irreversibleScript = `
 import json, sys, django
 django.setup()
@@ -123,6 +142,10 @@ from django.db.migrations.executor import MigrationExecutor
 executor = MigrationExecutor(connections["default"])
 targets = [(a, None if n == "zero" else n) for a, n in (arg.split("=", 1) for arg in sys.argv[1:])]
 bad = []
+apps = set(a for a, n in targets)
+for app, name in sorted(executor.loader.applied_migrations):
+    if app in apps and (app, name) not in executor.loader.disk_migrations:
+        bad.append("%s.%s: not in this release's code, which cannot undo it" % (app, name))
 for migration, backwards in executor.migration_plan(targets):
     for op in migration.operations:
         if backwards and not op.reversible:
@@ -134,8 +157,8 @@ print(json.dumps(bad))
 // the schema going back to targets.
 func Irreversible(ctx context.Context, t remote.Transport, l release.Layout, id, projectDir string, targets map[string]string) ([]string, error) {
 	var args []string
-	for app, name := range targets {
-		args = append(args, app+"="+name)
+	for _, app := range sortedKeys(targets) {
+		args = append(args, app+"="+targets[app])
 	}
 	var bad []string
 	if err := runJSON(ctx, t, l, id, projectDir, irreversibleScript, &bad, args...); err != nil {
@@ -145,10 +168,12 @@ func Irreversible(ctx context.Context, t remote.Transport, l release.Layout, id,
 }
 
 // Unapply migrates each app back to its target, with the newer release's
-// code, which knows how to undo its own migrations.
+// code, which knows how to undo its own migrations. UnapplyRollback
+// replaces it: it also verifies the history afterwards.
 func Unapply(ctx context.Context, t remote.Transport, l release.Layout, id, projectDir string, targets map[string]string) (string, error) {
 	var all strings.Builder
-	for app, name := range targets {
+	for _, app := range sortedKeys(targets) {
+		name := targets[app]
 		out, err := remote.Output(ctx, t, release.Manage(l, id, projectDir, "migrate", "--noinput", app, name))
 		all.WriteString(out)
 		if err != nil {
