@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/url"
 	"sort"
 	"strings"
 	"sync"
@@ -27,18 +28,102 @@ func New(out io.Writer, jsonEvents bool) *UI {
 	return &UI{out: out, json: jsonEvents, start: time.Now()}
 }
 
-// AddSecrets registers values that must never be printed.
+// AddSecrets registers values that must never be printed, in every form
+// they may take in output (see secretForms).
 func (u *UI) AddSecrets(values ...string) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	seen := map[string]bool{}
+	for _, s := range u.secrets {
+		seen[s] = true
+	}
 	for _, v := range values {
-		// Very short values would blank out ordinary words.
-		if len(v) >= 4 {
-			u.secrets = append(u.secrets, v)
+		for _, f := range secretForms(v) {
+			// Very short values would blank out ordinary words.
+			if len(f) >= 4 && !seen[f] {
+				seen[f] = true
+				u.secrets = append(u.secrets, f)
+			}
 		}
 	}
 	// Longest first, so a secret containing another is hidden whole.
 	sort.Slice(u.secrets, func(i, j int) bool { return len(u.secrets[i]) > len(u.secrets[j]) })
+}
+
+// secretForms is v as it may show up in output: as is; JSON-escaped (a
+// --json event, a JSON API's error body), with and without HTML escaping;
+// as Python's repr writes it inside either quote (a Django traceback, a
+// settings dump); URL-encoded (a DATABASE_URL password, a query string);
+// and each line of a value of several lines, because a message cut at a
+// line end keeps only some of them.
+func secretForms(v string) []string {
+	forms := []string{v}
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.Encode(v)
+	forms = append(forms, unquote(b.String()))
+	b.Reset()
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+	forms = append(forms, unquote(b.String()))
+	forms = append(forms, pythonEscape(v, '\''), pythonEscape(v, '"'))
+	forms = append(forms, url.QueryEscape(v), url.PathEscape(v))
+	if strings.Contains(v, "\n") {
+		for _, line := range strings.Split(v, "\n") {
+			// Short lines (a PEM header, a blank line) are not secret alone.
+			if line = strings.TrimSpace(line); len(line) >= 8 {
+				forms = append(forms, line)
+			}
+		}
+	}
+	return forms
+}
+
+func unquote(jsonString string) string {
+	return strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(jsonString), `"`), `"`)
+}
+
+// pythonEscape writes v the way Python's repr() does between quote
+// characters q, without the quotes.
+func pythonEscape(v string, q rune) string {
+	var b strings.Builder
+	for _, r := range v {
+		switch {
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == q:
+			b.WriteRune('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// Writer returns a writer to w that hides every registered secret in each
+// Write, for commands that print straight to the terminal (status, logs,
+// releases). Each Write is redacted on its own: print whole lines.
+func (u *UI) Writer(w io.Writer) io.Writer { return redactingWriter{u, w} }
+
+type redactingWriter struct {
+	u *UI
+	w io.Writer
+}
+
+func (r redactingWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(r.w, r.u.Redact(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // Redact hides every registered secret in s.
