@@ -46,10 +46,7 @@ func runCheck(ctx context.Context, g *globalOptions, stage, ref string) error {
 	}
 	defer art.Remove()
 	env := deploy.StageEnv(c, s, secrets)
-	u := g.ui()
-	for _, v := range secrets {
-		u.AddSecrets(v)
-	}
+	u := g.ui() // the secrets are already hidden in it
 	ran, err := deploy.CheckLocally(ctx, art, c.Dir, c.ProjectDir, env)
 	if err != nil {
 		return redacted(u.Redact, err)

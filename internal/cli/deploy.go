@@ -69,9 +69,6 @@ func runDeploy(ctx context.Context, g *globalOptions, stage string, opts *deploy
 		return err
 	}
 	defer t.Close()
-	for _, v := range secrets {
-		t.UI.AddSecrets(v)
-	}
 	if err := t.Deploy(ctx, deploy.Options{
 		Ref: opts.Ref, Batch: opts.Batch, Command: commandLine(), Secrets: secrets,
 		SkipChecks: opts.SkipChecks, Migrate: opts.Migrate, AllowUnsafe: opts.AllowUnsafe,

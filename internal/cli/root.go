@@ -30,6 +30,9 @@ type globalOptions struct {
 	Identity       string
 	ConnectTimeout time.Duration
 	Out, Err       io.Writer
+
+	u         *ui.UI // one per run, so every part of it hides the same secrets
+	protected bool   // Out already hides them
 }
 
 // NewRoot builds the hoist command.
@@ -73,6 +76,7 @@ server, then "hoist deploy STAGE".`,
 	// Every mistake on the command line exits 2, whichever command made it.
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{err} })
 	for _, cmd := range root.Commands() {
+		g.redactErrors(cmd)
 		if check := cmd.Args; check != nil {
 			cmd.Args = func(cmd *cobra.Command, args []string) error {
 				if err := check(cmd, args); err != nil {
@@ -87,6 +91,22 @@ server, then "hoist deploy STAGE".`,
 		}
 	}
 	return root
+}
+
+// redactErrors hides the stage's secrets in the error cmd returns, which
+// main prints. The error keeps its type, so the exit code stays right.
+func (g *globalOptions) redactErrors(cmd *cobra.Command) {
+	run := cmd.RunE
+	if run == nil {
+		return
+	}
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		err := run(cmd, args)
+		if err == nil || g.u == nil {
+			return err
+		}
+		return redacted(g.u.Redact, err)
+	}
 }
 
 // loadConfig finds and validates hoist.yml.
@@ -133,8 +153,9 @@ func (g *globalOptions) loadStage(name string) (*config.Config, *config.Stage, e
 	return c, s, nil
 }
 
-// loadStageSecrets is loadStage with the stage's secrets read, so a missing
-// one stops the command before anything happens.
+// loadStageSecrets is loadStage with every secret of the stage read and
+// hidden from output, so a missing or too short one stops the command
+// before anything happens. Commands that hand secrets to hosts use it.
 func (g *globalOptions) loadStageSecrets(name string) (*config.Config, *config.Stage, map[string]string, error) {
 	c, s, err := g.loadStage(name)
 	if err != nil {
@@ -142,25 +163,53 @@ func (g *globalOptions) loadStageSecrets(name string) (*config.Config, *config.S
 	}
 	secrets, err := config.ReadSecrets(c, s, os.Getenv)
 	if err != nil {
+		// Still hide what can be found: the error is printed.
+		g.hideSecrets(config.AvailableSecrets(c, s, os.Getenv))
 		return nil, nil, nil, &UsageError{err}
 	}
+	g.hideSecrets(secrets)
 	return c, s, secrets, nil
 }
 
-// open loads hoist.yml and connects to every host of the stage.
+// open loads hoist.yml and connects to every host of the stage, for the
+// commands that only look or switch (status, logs, run, rollback...).
+// Health answers, journals and command output can hold the app's secrets:
+// the ones this machine has are hidden, and a missing one stops nothing.
 func (g *globalOptions) open(ctx context.Context, stageName string) (*deploy.Target, error) {
 	c, s, err := g.loadStage(stageName)
 	if err != nil {
 		return nil, err
 	}
+	g.hideSecrets(config.AvailableSecrets(c, s, os.Getenv))
 	return g.connect(ctx, c, s)
+}
+
+// hideSecrets registers secret values once for the whole run: in the UI,
+// for remote output cut short in errors, and in what commands print to Out
+// directly.
+func (g *globalOptions) hideSecrets(secrets map[string]string) {
+	u := g.ui()
+	for _, v := range secrets {
+		u.AddSecrets(v)
+	}
+	remote.SetRedactor(u.Redact)
+	if !g.protected {
+		g.Out = u.Writer(g.Out)
+		g.protected = true
+	}
 }
 
 func (g *globalOptions) connect(ctx context.Context, c *config.Config, s *config.Stage) (*deploy.Target, error) {
 	return deploy.Open(ctx, c, s, remote.DialOptions{Identity: g.Identity, ConnectTimeout: g.ConnectTimeout}, g.ui())
 }
 
-func (g *globalOptions) ui() *ui.UI { return ui.New(g.Out, g.JSON) }
+// ui is the run's one UI, made on first use.
+func (g *globalOptions) ui() *ui.UI {
+	if g.u == nil {
+		g.u = ui.New(g.Out, g.JSON)
+	}
+	return g.u
+}
 
 // commandLine is what a lock says is running.
 func commandLine() string { return "hoist " + strings.Join(os.Args[1:], " ") }
