@@ -131,6 +131,20 @@ func CheckSwitch(to History, from ...History) error {
 		strings.Join(ids, ", "), strings.Join(unknown, ", "))
 }
 
+// Lacking returns the applied migrations that to lacks, of the apps either
+// release has: what a rollback from from to to would leave on the schema,
+// or unapply with --migrate.
+func Lacking(from, to History) []string {
+	apps := union(from.Apps, to.Apps)
+	var out []string
+	for _, m := range from.Applied {
+		if slices.Contains(apps, appOf(m)) && !to.Knows(m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 // RollbackPlan is how a rollback with --migrate takes the schema back.
 type RollbackPlan struct {
 	From, To string // the live release, whose code unapplies, and the target
@@ -167,14 +181,10 @@ func PlanRollback(from, to History) (RollbackPlan, error) {
 			from.Release, to.Release, strings.Join(unknown, ", "))
 	}
 	p.Apps = union(from.Apps, to.Apps)
+	p.Unapply = Lacking(from, to)
 	for _, m := range from.Applied {
-		if !slices.Contains(p.Apps, appOf(m)) {
-			continue
-		}
-		if to.Knows(m) {
+		if slices.Contains(p.Apps, appOf(m)) && to.Knows(m) {
 			p.Keep = append(p.Keep, m)
-		} else {
-			p.Unapply = append(p.Unapply, m)
 		}
 	}
 	for _, m := range p.Unapply {

@@ -36,6 +36,9 @@ func TestPlanRollbackAppOnlyLiveHas(t *testing.T) {
 	if !reflect.DeepEqual(p.Targets, map[string]string{"reviews": "zero"}) || !reflect.DeepEqual(p.Unapply, []string{"reviews.0001_initial"}) {
 		t.Errorf("plan = %+v", p)
 	}
+	if got := Lacking(from, to); !reflect.DeepEqual(got, []string{"reviews.0001_initial"}) {
+		t.Errorf("lacking = %v", got)
+	}
 	if !reflect.DeepEqual(p.Keep, []string{"shop.0001_a", "shop.0002_b"}) {
 		t.Errorf("keep = %v", p.Keep)
 	}
