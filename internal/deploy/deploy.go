@@ -97,6 +97,7 @@ func (t *Target) Deploy(ctx context.Context, opts Options) (err error) {
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	holdBefore(ctx, "lock")
 	lock, err := t.TakeLock(ctx, opts.Command, cancel)
 	if err != nil {
 		return err
@@ -113,15 +114,20 @@ func (t *Target) Deploy(ctx context.Context, opts Options) (err error) {
 		}
 	}()
 
-	steps := []func(context.Context) error{d.inspect, d.ship, d.build, d.migrate}
-	if opts.Migrate != "only" {
-		steps = append(steps, d.startInstances, d.switchHosts)
+	type step struct {
+		name string
+		run  func(context.Context) error
 	}
-	for _, step := range steps {
+	steps := []step{{"inspect", d.inspect}, {"ship", d.ship}, {"build", d.build}, {"migrate", d.migrate}}
+	if opts.Migrate != "only" {
+		steps = append(steps, step{"health", d.startInstances}, step{"switch", d.switchHosts})
+	}
+	for _, s := range steps {
+		holdBefore(ctx, s.name)
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := step(ctx); err != nil {
+		if err := s.run(ctx); err != nil {
 			return err
 		}
 	}
@@ -129,6 +135,7 @@ func (t *Target) Deploy(ctx context.Context, opts Options) (err error) {
 		d.migrateOnlyDone(context.WithoutCancel(ctx))
 		return nil
 	}
+	holdBefore(ctx, "finish")
 	d.finish(context.WithoutCancel(ctx))
 	return nil
 }
@@ -301,7 +308,26 @@ func checkServedURLs(c *config.Config, s django.Settings) error {
 func (d *deployRun) migrate(ctx context.Context) error {
 	h, u := d.t.Primary, d.t.UI
 	fail := func(err error) error { return &StepError{Host: h.Name, Step: "migrate", Err: err} }
-	plan, err := django.Plan(ctx, h, d.t.Layout, d.id, d.t.Config.ProjectDir)
+	// The database must hold no migration that neither the new release nor
+	// the live one knows (a rollback that left one applied), and a history
+	// Django itself finds consistent.
+	pd := d.t.Config.ProjectDir
+	to, err := django.ReadHistory(ctx, h, d.t.Layout, d.id, pd)
+	if err != nil {
+		return fail(err)
+	}
+	var from []django.History
+	if live := d.previous[h]; live != "" {
+		fh, err := django.ReadHistory(ctx, h, d.t.Layout, live, pd)
+		if err != nil {
+			return fail(err)
+		}
+		from = append(from, fh)
+	}
+	if err := django.CheckSwitch(to, from...); err != nil {
+		return fail(err)
+	}
+	plan, err := django.Plan(ctx, h, d.t.Layout, d.id, pd)
 	if err != nil {
 		return fail(err)
 	}
@@ -423,6 +449,7 @@ func (d *deployRun) fail(ctx, runCtx context.Context, cause error) error {
 		result = "interrupted"
 		t.UI.Warn("interrupted: undoing the deploy")
 	}
+	t.redial(ctx)
 	var problems []string
 	if d.cut != nil {
 		if err := d.cut.Undo(ctx); err != nil {

@@ -27,6 +27,7 @@ func (t *Target) Rollback(ctx context.Context, opts RollbackOptions) (err error)
 	target := opts.Target
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	holdBefore(ctx, "lock")
 	lock, err := t.TakeLock(ctx, opts.Command, cancel)
 	if err != nil {
 		return err
@@ -78,18 +79,32 @@ func (t *Target) Rollback(ctx context.Context, opts RollbackOptions) (err error)
 	if err != nil {
 		return &StepError{Host: t.Primary.Name, Step: "inspect", Err: err}
 	}
-	extra, err := django.ExtraMigrations(ctx, t.Primary, t.Layout, target, t.Config.ProjectDir)
+	pd := t.Config.ProjectDir
+	inspectErr := func(err error) error { return &StepError{Host: t.Primary.Name, Step: "inspect", Err: err} }
+	fromHist, err := django.ReadHistory(ctx, t.Primary, t.Layout, live, pd)
 	if err != nil {
-		return &StepError{Host: t.Primary.Name, Step: "inspect", Err: err}
+		return inspectErr(err)
 	}
-	if len(extra.Migrations) > 0 {
-		list := strings.Join(extra.Migrations, ", ")
-		if !opts.Migrate {
-			t.UI.Warn("the database has migrations %s lacks: %s\n%s's code will run on the newer schema (fine if they only added things); to undo them, roll back with --migrate", target, list, target)
-		} else {
-			bad, err := django.Irreversible(ctx, t.Primary, t.Layout, live, t.Config.ProjectDir, extra.Targets)
+	toHist, err := django.ReadHistory(ctx, t.Primary, t.Layout, target, pd)
+	if err != nil {
+		return inspectErr(err)
+	}
+	if err := django.CheckSwitch(toHist, fromHist); err != nil {
+		return inspectErr(err)
+	}
+	var plan django.RollbackPlan
+	if !opts.Migrate {
+		if lack := django.Lacking(fromHist, toHist); len(lack) > 0 {
+			t.UI.Warn("the database has migrations %s lacks: %s\n%s's code will run on the newer schema (fine if they only added things); to undo them, roll back with --migrate", target, strings.Join(lack, ", "), target)
+		}
+	} else {
+		if plan, err = django.PlanRollback(fromHist, toHist); err != nil {
+			return inspectErr(err)
+		}
+		if len(plan.Unapply) > 0 {
+			bad, err := django.Irreversible(ctx, t.Primary, t.Layout, live, pd, plan.Targets)
 			if err != nil {
-				return &StepError{Host: t.Primary.Name, Step: "inspect", Err: err}
+				return inspectErr(err)
 			}
 			if len(bad) > 0 {
 				return fmt.Errorf("cannot roll back with --migrate: these migrations cannot be undone:\n%s\nnothing was changed; roll back without --migrate to keep the newer schema", indent(strings.Join(bad, "\n")))
@@ -104,10 +119,12 @@ func (t *Target) Rollback(ctx context.Context, opts RollbackOptions) (err error)
 	// deploy checks a new release.
 	cut := t.NewCutover(t.gunicorn(t.healthHost(s)), target, from, opts.Batch)
 	clean := context.WithoutCancel(ctx)
+	holdBefore(ctx, "health")
 	if err := cut.Start(ctx); err != nil {
 		cut.Undo(clean)
 		return fmt.Errorf("%w\n%s still serves on every host", err, live)
 	}
+	holdBefore(ctx, "switch")
 	if err := cut.Switch(ctx); err != nil {
 		if rerr := cut.Undo(clean); rerr != nil {
 			return fmt.Errorf("%w\nand switching back failed too; hoist status %s shows each host:\n%v", err, t.Stage.Name, rerr)
@@ -116,15 +133,17 @@ func (t *Target) Rollback(ctx context.Context, opts RollbackOptions) (err error)
 	}
 
 	var unapplyErr error
-	if opts.Migrate && len(extra.Migrations) > 0 {
+	if opts.Migrate && len(plan.Unapply) > 0 {
 		// The old code is live now and runs on the newer schema, which it
 		// survives as a deploy's old release did; then the newer code,
-		// which knows how, undoes its migrations.
-		t.UI.Step(t.Primary.Name, "migrate", "unapplying %s with %s's code", strings.Join(extra.Migrations, ", "), live)
-		if out, err := django.Unapply(clean, t.Primary, t.Layout, live, t.Config.ProjectDir, extra.Targets); err != nil {
+		// which knows how, undoes its migrations, and the result is checked
+		// against what the target knows.
+		t.UI.Step(t.Primary.Name, "migrate", "unapplying %s with %s's code", strings.Join(plan.Unapply, ", "), live)
+		if out, err := django.UnapplyRollback(clean, t.Primary, t.Layout, pd, plan); err != nil {
 			unapplyErr = fmt.Errorf("%s serves on every host, but unapplying the migrations failed, so the schema is left as Django's output shows; %s's code runs on it:\n%w\n%s", target, target, err, indent(out))
 		}
 	}
+	holdBefore(ctx, "finish")
 	if err := cut.Finish(clean, true); err != nil {
 		t.UI.Warn("rolled back, but tidying up did not finish:\n%v", err)
 	}

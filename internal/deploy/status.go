@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -80,12 +81,15 @@ func (t *Target) hostStatus(ctx context.Context, h *remote.Host) HostStatus {
 		}
 	}
 	if h == t.Primary {
-		plan, err := django.Plan(ctx, h, t.Layout, id, t.Config.ProjectDir)
+		hist, err := django.ReadHistory(ctx, h, t.Layout, id, t.Config.ProjectDir)
 		if err != nil {
 			st.Err = err
-		}
-		for _, m := range plan {
-			st.Unapplied = append(st.Unapplied, m.String())
+		} else {
+			st.Unapplied = hist.Unapplied
+			var hp *django.HistoryProblem
+			if errors.As(hist.Problem(), &hp) && (hp.Inconsistent != "" || len(hp.Unknown) > 0) {
+				st.Problems = append(st.Problems, hp.Error())
+			}
 		}
 	}
 	drift, err := t.drift(ctx, h, *st.Live)

@@ -7,11 +7,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/user"
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hoistdeploy/hoist/internal/config"
 	"github.com/hoistdeploy/hoist/internal/release"
@@ -29,12 +31,15 @@ type Target struct {
 	Layout  release.Layout
 	UI      *ui.UI
 	roles   map[*remote.Host][]string
+	dial    remote.DialOptions
+	address map[*remote.Host]string
 }
 
 // Open connects to every host of the stage at once. If any host cannot be
 // reached, it closes the others and nothing has been changed anywhere.
 func Open(ctx context.Context, c *config.Config, s *config.Stage, dial remote.DialOptions, u *ui.UI) (*Target, error) {
-	t := &Target{Config: c, Stage: s, Layout: release.Layout{Root: c.DeployPath(s)}, UI: u, roles: map[*remote.Host][]string{}}
+	t := &Target{Config: c, Stage: s, Layout: release.Layout{Root: c.DeployPath(s)}, UI: u, roles: map[*remote.Host][]string{},
+		dial: dial, address: map[*remote.Host]string{}}
 	t.Hosts = make([]*remote.Host, len(s.Hosts))
 	errs := make([]error, len(s.Hosts))
 	var wg sync.WaitGroup
@@ -47,7 +52,7 @@ func Open(ctx context.Context, c *config.Config, s *config.Stage, dial remote.Di
 				errs[i] = &StepError{Host: hc.Address, Step: "connect", Err: err}
 				return
 			}
-			h := &remote.Host{Name: hc.Address, Transport: tr}
+			h := &remote.Host{Name: hc.Address, Transport: &redialable{tr: tr}}
 			if err := h.Identify(ctx); err != nil {
 				tr.Close()
 				errs[i] = &StepError{Host: hc.Address, Step: "connect", Err: err}
@@ -64,6 +69,7 @@ func Open(ctx context.Context, c *config.Config, s *config.Stage, dial remote.Di
 	primary := s.Primary()
 	for i, hc := range s.Hosts {
 		t.roles[t.Hosts[i]] = hc.Roles
+		t.address[t.Hosts[i]] = hc.Address
 		if hc == primary {
 			t.Primary = t.Hosts[i]
 		}
@@ -79,6 +85,58 @@ func (t *Target) Close() {
 		}
 	}
 }
+
+// redial replaces the connection of every host that no longer answers,
+// so undoing a failed run reaches a host whose link was cut a moment ago.
+// Hosts that still cannot be reached are left as they are.
+func (t *Target) redial(ctx context.Context) {
+	Each(ctx, t.Hosts, "reconnect", func(ctx context.Context, h *remote.Host) error {
+		probe, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := remote.Output(probe, h, remote.Command("true"))
+		cancel()
+		if _, ok := h.Transport.(*redialable); err == nil || !ok {
+			return nil
+		}
+		dial, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		tr, err := remote.Connect(dial, t.address[h], t.dial)
+		if err != nil {
+			return nil
+		}
+		h.Transport.(*redialable).swap(tr)
+		t.UI.Step(h.Name, "reconnect", "the connection had dropped: reconnected to undo the run")
+		return nil
+	})
+}
+
+// redialable is a connection that redial can replace while other
+// goroutines (the lock's renewal) use it.
+type redialable struct {
+	mu sync.Mutex
+	tr remote.Transport
+}
+
+func (r *redialable) get() remote.Transport {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.tr
+}
+
+func (r *redialable) swap(tr remote.Transport) {
+	r.mu.Lock()
+	old := r.tr
+	r.tr = tr
+	r.mu.Unlock()
+	old.Close()
+}
+
+func (r *redialable) Run(ctx context.Context, cmd string, stdin io.Reader, stdout, stderr io.Writer) error {
+	return r.get().Run(ctx, cmd, stdin, stdout, stderr)
+}
+func (r *redialable) Interactive(ctx context.Context, cmd string, tty bool) error {
+	return r.get().Interactive(ctx, cmd, tty)
+}
+func (r *redialable) Close() error { return r.get().Close() }
 
 // Web lists the hosts that serve HTTP.
 func (t *Target) Web() []*remote.Host {

@@ -405,21 +405,21 @@ func TestVerifyRollbackNamesWhatIsLeft(t *testing.T) {
 	}
 }
 
-func TestExtraMigrationsAndShowMigrations(t *testing.T) {
+func TestUnapplyRollbackAndShowMigrations(t *testing.T) {
 	f := newFixture(t)
 	f.release(r1, 2)
 	f.release(r3, 5)
 	if out, err := Migrate(f.ctx, f.tr, f.l, r3, ""); err != nil || !strings.Contains(out, "Applying shelf.0005_remove_year") {
 		t.Fatalf("migrate: %v\n%s", err, out)
 	}
-	e, err := ExtraMigrations(f.ctx, f.tr, f.l, r1, "")
+	p, err := PlanRollback(f.history(r3), f.history(r1))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(e.Migrations) != 3 || e.Targets["shelf"] != "0002_seed" {
-		t.Errorf("extra = %+v", e)
+	if len(p.Unapply) != 3 || p.Targets["shelf"] != "0002_seed" {
+		t.Errorf("plan = %+v", p)
 	}
-	if out, err := Unapply(f.ctx, f.tr, f.l, r3, "", e.Targets); err != nil {
+	if out, err := UnapplyRollback(f.ctx, f.tr, f.l, "", p); err != nil {
 		t.Fatalf("unapply: %v\n%s", err, out)
 	}
 	if out := ShowMigrations(f.ctx, f.tr, f.l, r3, "", "shelf"); !strings.Contains(out, "[X] 0002_seed") || !strings.Contains(out, "[ ] 0003_book_isbn_pages") {

@@ -94,42 +94,6 @@ func ShowMigrations(ctx context.Context, t remote.Transport, l release.Layout, i
 	return strings.TrimRight(out, "\n")
 }
 
-// extraScript finds migrations applied in the database that this
-// release's code does not have: what a rollback to it would leave behind.
-// For each app it also names the newest migration this release knows,
-// the target to migrate back to.
-const extraScript = `
-import json, django
-django.setup()
-from django.db import connections
-from django.db.migrations.loader import MigrationLoader
-loader = MigrationLoader(connections["default"])
-extra = sorted(key for key in loader.applied_migrations if key not in loader.disk_migrations and key[0] in loader.migrated_apps)
-targets = {}
-for app, name in extra:
-    leaves = loader.graph.leaf_nodes(app)
-    targets[app] = leaves[0][1] if leaves else "zero"
-print(json.dumps({"extra": [a + "." + n for a, n in extra], "targets": targets}))
-`
-
-// Extra is what a rollback target lacks. ReadHistory and PlanRollback
-// replace it: they also see the apps only the live release has, and refuse
-// what the live code cannot undo.
-type Extra struct {
-	Migrations []string          `json:"extra"`   // app.name, applied but unknown to the target
-	Targets    map[string]string `json:"targets"` // app -> the migration to go back to
-}
-
-// ExtraMigrations reports the migrations applied in the database that the
-// release id does not have.
-func ExtraMigrations(ctx context.Context, t remote.Transport, l release.Layout, id, projectDir string) (Extra, error) {
-	var e Extra
-	if err := runJSON(ctx, t, l, id, projectDir, extraScript, &e); err != nil {
-		return e, fmt.Errorf("compare migrations: %w", err)
-	}
-	return e, nil
-}
-
 // irreversibleScript, run in the newer release, names the operations that
 // cannot be undone on the way back to the targets given as app=name, and
 // the applied migrations of those apps that this code does not have: it
@@ -165,22 +129,6 @@ func Irreversible(ctx context.Context, t remote.Transport, l release.Layout, id,
 		return nil, fmt.Errorf("check reversibility: %w", err)
 	}
 	return bad, nil
-}
-
-// Unapply migrates each app back to its target, with the newer release's
-// code, which knows how to undo its own migrations. UnapplyRollback
-// replaces it: it also verifies the history afterwards.
-func Unapply(ctx context.Context, t remote.Transport, l release.Layout, id, projectDir string, targets map[string]string) (string, error) {
-	var all strings.Builder
-	for _, app := range sortedKeys(targets) {
-		name := targets[app]
-		out, err := remote.Output(ctx, t, release.Manage(l, id, projectDir, "migrate", "--noinput", app, name))
-		all.WriteString(out)
-		if err != nil {
-			return all.String(), fmt.Errorf("migrate %s back to %s: %w", app, name, err)
-		}
-	}
-	return all.String(), nil
 }
 
 func runJSON(ctx context.Context, t remote.Transport, l release.Layout, id, projectDir, script string, v any, args ...string) error {
