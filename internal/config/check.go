@@ -42,6 +42,10 @@ var (
 // the 107 bytes a unix socket path may have.
 const maxDeployTo = 64
 
+// maxPath bounds a path inside the release, which systemd and the kernel
+// take only up to PATH_MAX in full.
+const maxPath = 255
+
 // Bounds of numbers that become timeouts and counts in unit and site
 // files: large enough for any real use, small enough that adding to them
 // never overflows.
@@ -165,10 +169,14 @@ func (d *decoder) absPath(key, p string) {
 
 // plainPath reports a path on the hosts with a character outside pathRe.
 func (d *decoder) plainPath(key, p string) bool {
-	if pathRe.MatchString(p) {
+	switch {
+	case !pathRe.MatchString(p):
+		d.errorf(d.at(key), key, "%q: use only letters, digits, '.', '_', '-' and '/' in paths on the hosts", p)
+	case len(p) > maxPath:
+		d.errorf(d.at(key), key, "is %d characters long: at most %d, so paths under it stay within the system's limit", len(p), maxPath)
+	default:
 		return true
 	}
-	d.errorf(d.at(key), key, "%q: use only letters, digits, '.', '_', '-' and '/' in paths on the hosts", p)
 	return false
 }
 

@@ -411,7 +411,7 @@ func (d *decoder) plain(path string, n ast.Node, s string) bool {
 	bad := ""
 	if !utf8.ValidString(s) {
 		bad = "invalid UTF-8"
-	} else if i := strings.IndexFunc(s, isControl); i >= 0 {
+	} else if i := strings.IndexFunc(s, IsControl); i >= 0 {
 		r, _ := utf8.DecodeRuneInString(s[i:])
 		bad = fmt.Sprintf("the control character %U", r)
 	} else {
@@ -424,7 +424,10 @@ func (d *decoder) plain(path string, n ast.Node, s string) bool {
 	return false
 }
 
-func isControl(r rune) bool {
+// IsControl tells whether r is a character no value may hold: a control
+// character (line breaks, tab, NUL, C1 controls) or a Unicode line or
+// paragraph separator.
+func IsControl(r rune) bool {
 	return unicode.IsControl(r) || r == '\u2028' || r == '\u2029'
 }
 
