@@ -13,10 +13,27 @@ command -v ssh >/dev/null || need+=(openssh-client)
 # hoist runs Django's checks on the deploying machine; the examples need
 # Django (and psycopg2 for their PostgreSQL stages) there too.
 /usr/bin/python3 -c 'import django, psycopg2' 2>/dev/null || need+=(python3-django python3-psycopg2 libjs-jquery)
+# The test that renders units and sites from hostile hoist.yml values
+# checks them with the real parsers.
+command -v systemd-analyze >/dev/null || need+=(systemd)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
+command -v caddy >/dev/null || need+=(caddy)
 if ((${#need[@]})); then
 	echo "installing: ${need[*]}"
+	# Only the parsers are wanted: no service may start and take port 80.
+	added_policy=""
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+		chmod +x /usr/sbin/policy-rc.d
+		added_policy=1
+	fi
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+	[ -z "$added_policy" ] || rm -f /usr/sbin/policy-rc.d
+	# Without policy-rc.d support (systemd as init), stop what did start.
+	if [ -d /run/systemd/system ]; then
+		systemctl disable --now nginx caddy >/dev/null 2>&1 || true
+	fi
 fi
 if ! command -v go >/dev/null; then
 	if [ -x /usr/local/go/bin/go ]; then

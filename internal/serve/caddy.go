@@ -2,10 +2,12 @@ package serve
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"text/template"
 
+	"github.com/hoistdeploy/hoist/internal/config"
 	"github.com/hoistdeploy/hoist/internal/remote"
 )
 
@@ -20,18 +22,18 @@ func (s Site) caddySite() string { return caddyDir + s.App + ".caddy" }
 
 // caddyAddresses are the site addresses: the domains (Caddy then gets and
 // renews certificates, and redirects HTTP to HTTPS), or a plain port.
-func (s Site) caddyAddresses() string {
+func (s Site) caddyAddresses() []string {
 	if len(s.Domains) == 0 {
-		return fmt.Sprintf(":%d", s.Web.Port)
+		return []string{fmt.Sprintf(":%d", s.Web.Port)}
 	}
 	addrs := make([]string, len(s.Domains))
 	for i, d := range s.Domains {
-		if s.Web.TLS == "off" {
+		if s.Web.TLS == config.TLSOff {
 			d = "http://" + d
 		}
 		addrs[i] = d
 	}
-	return strings.Join(addrs, ", ")
+	return addrs
 }
 
 // wwwRedirects are the www. names that redirect to the bare domain: each
@@ -50,37 +52,50 @@ func (s Site) wwwRedirects() []string {
 	return www
 }
 
-// caddySize turns nginx's 10m into Caddy's 10MB.
-func caddySize(size string) string {
-	unit := map[byte]string{'k': "KB", 'm': "MB", 'g': "GB"}[size[len(size)-1]]
-	if unit == "" {
-		return size
+// caddySize turns nginx's 10m into Caddy's 10MB, as one token.
+func caddySize(size string) (string, error) {
+	if size == "" {
+		return caddyString(size)
 	}
-	return size[:len(size)-1] + unit
+	unit := map[byte]string{'k': "KB", 'm': "MB", 'g': "GB"}[size[len(size)-1]|0x20]
+	if unit != "" {
+		size = size[:len(size)-1] + unit
+	}
+	return caddyString(size)
+}
+
+// caddyRedirect is the target of a www. redirect: the bare domain, with
+// the request's path and query ({uri}).
+func caddyRedirect(tls config.TLS, domain string) (string, error) {
+	scheme := "https"
+	if tls == config.TLSOff {
+		scheme = "http"
+	}
+	return caddyQuote(scheme+"://"+domain, "{uri}")
 }
 
 // Caddy adds X-Forwarded-For and X-Forwarded-Proto itself. Keepalive to
 // the upstream is off, so each request follows live.sock to the release
 // that is live now; pooled connections would keep reaching the old one.
-var caddySiteTemplate = template.Must(template.New("caddy").Funcs(template.FuncMap{"size": caddySize}).Parse(`# Written by hoist setup for {{.App}}; edit hoist.yml and run setup again instead.
-{{.CaddyAddresses}} {
+var caddySiteTemplate = template.Must(template.New("caddy").Funcs(funcs).Parse(`# Written by hoist setup; edit hoist.yml and run setup again instead.
+{{range .CaddyAddresses}}{{caddy .}} {{end}}{
 {{- if eq .Web.TLS "internal"}}
 	tls internal
 {{- end}}
 	request_body {
 		max_size {{size .Web.MaxBodySize}}
 	}
-	handle_path {{.Web.StaticURL}}* {
-		root * {{.Root}}/current/.hoist-static
+	handle_path {{caddy (print .Web.StaticURL "*")}} {
+		root * {{caddy (print .L.Current "/.hoist-static")}}
 		header Cache-Control "public, max-age=604800"
 		file_server
 	}
-	handle_path {{.Web.MediaURL}}* {
-		root * {{.Root}}/current/.hoist-media
+	handle_path {{caddy (print .Web.MediaURL "*")}} {
+		root * {{caddy (print .L.Current "/.hoist-media")}}
 		file_server
 	}
 	handle {
-		reverse_proxy unix/{{.Root}}/run/live.sock {
+		reverse_proxy {{caddy (print "unix/" .L.LiveSocket)}} {
 			transport http {
 				keepalive off
 			}
@@ -89,25 +104,14 @@ var caddySiteTemplate = template.Must(template.New("caddy").Funcs(template.FuncM
 }
 {{- range .WWWRedirects}}
 
-www.{{.}} {
+{{caddy (print "www." .)}} {
 {{- if eq $.Web.TLS "internal"}}
 	tls internal
 {{- end}}
-	redir {{if eq $.Web.TLS "off"}}http{{else}}https{{end}}://{{.}}{uri} permanent
+	redir {{redir $.Web.TLS .}} permanent
 }
 {{- end}}
 `))
-
-// caddyView gives the template its computed values.
-type caddyView struct {
-	Site
-	CaddyAddresses string
-	WWWRedirects   []string
-}
-
-func (s Site) renderCaddy() []byte {
-	return s.render(caddySiteTemplate, caddyView{Site: s, CaddyAddresses: s.caddyAddresses(), WWWRedirects: s.wwwRedirects()})
-}
 
 // enableCaddyScript makes the main Caddyfile import hoist's sites. Debian's
 // stock Caddyfile (a welcome page on :80) is replaced; any other is kept
@@ -117,11 +121,11 @@ set -e
 main=$1; line=$2
 mkdir -p "$(dirname "$main")"
 if [ -f "$main" ] && grep -qxF "$line" "$main"; then echo unchanged; exit 0; fi
+# The previous file, or none, is what a failed validation puts back.
+if [ -f "$main" ]; then cp -p "$main" "$main.hoist-old"; else rm -f "$main.hoist-old"; fi
 if [ -f "$main" ] && ! grep -q '/usr/share/caddy' "$main"; then
-	cp -p "$main" "$main.hoist-old"
 	printf '\n# Sites deployed by hoist.\n%s\n' "$line" >> "$main"
 else
-	[ -f "$main" ] && cp -p "$main" "$main.hoist-old"
 	printf '# Written by hoist setup: the sites of hoist apps.\n%s\n' "$line" > "$main"
 fi
 echo changed
@@ -146,8 +150,24 @@ func (s Site) enableCaddy(ctx context.Context, h *remote.Host, changed map[strin
 		return nil, err
 	}
 	if _, err := remote.Output(ctx, h, h.Sudo("caddy", "validate", "--config", caddyfile, "--adapter", "caddyfile")); err != nil {
-		remote.Output(ctx, h, h.SudoScript(restoreFileScript, s.caddySite()))
-		return changes, fmt.Errorf("caddy validate rejected the new config, so the previous one was put back and Caddy was not reloaded: %w", err)
+		// Put back exactly what this run changed, and only that: an
+		// unchanged file's .hoist-old is from an earlier run.
+		var restore []string
+		if len(changes) > 0 {
+			restore = append(restore, caddyfile)
+		}
+		if changed[s.caddySite()] {
+			restore = append(restore, s.caddySite())
+		}
+		var uerr error
+		for _, f := range restore {
+			_, ferr := remote.Output(ctx, h, h.SudoScript(restoreFileScript, f))
+			uerr = errors.Join(uerr, ferr)
+		}
+		if uerr != nil {
+			return nil, fmt.Errorf("caddy validate rejected the new config: %w; putting the previous one back failed too, so check %s before Caddy reloads: %w", err, caddyfile, uerr)
+		}
+		return nil, fmt.Errorf("caddy validate rejected the new config, so the previous one was put back and Caddy was not reloaded: %w", err)
 	}
 	if _, err := remote.Output(ctx, h, h.SudoScript(`systemctl enable --quiet caddy && if systemctl is-active --quiet caddy; then systemctl reload caddy; else systemctl start caddy; fi`)); err != nil {
 		return changes, fmt.Errorf("reload caddy: %w", err)

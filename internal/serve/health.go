@@ -59,6 +59,7 @@ type CheckError struct {
 	Crashed bool   // the service died instead of answering
 	Journal string // the service's last log lines
 	Want    config.Health
+	Path    string // the path that failed
 	HostHdr string
 	Via     string // where the request went
 }
@@ -69,14 +70,14 @@ func (e *CheckError) Error() string {
 	case e.Crashed:
 		b.WriteString("the new release's gunicorn exited instead of serving")
 	case e.Last.Error != "":
-		fmt.Fprintf(&b, "GET %s (Host: %s) via %s failed: %s", e.Want.Path, e.HostHdr, e.Via, e.Last.Error)
+		fmt.Fprintf(&b, "GET %s (Host: %s) via %s failed: %s", e.Path, e.HostHdr, e.Via, e.Last.Error)
 	case e.Last.Status != e.Want.Status:
-		fmt.Fprintf(&b, "GET %s (Host: %s) via %s answered %d, want %d", e.Want.Path, e.HostHdr, e.Via, e.Last.Status, e.Want.Status)
+		fmt.Fprintf(&b, "GET %s (Host: %s) via %s answered %d, want %d", e.Path, e.HostHdr, e.Via, e.Last.Status, e.Want.Status)
 		if e.Last.Status == 400 {
 			b.WriteString(" (Django answers 400 to a Host header not in ALLOWED_HOSTS: set health.host or fix DJANGO_ALLOWED_HOSTS)")
 		}
 	default:
-		fmt.Fprintf(&b, "GET %s (Host: %s) answered %d but the body lacks %q", e.Want.Path, e.HostHdr, e.Last.Status, e.Want.Contains)
+		fmt.Fprintf(&b, "GET %s (Host: %s) answered %d but the body lacks %q", e.Path, e.HostHdr, e.Last.Status, e.Want.Contains)
 	}
 	if body := strings.TrimSpace(e.Last.Body); body != "" && !e.Crashed {
 		if len(body) > 600 {
@@ -90,8 +91,8 @@ func (e *CheckError) Error() string {
 	return b.String()
 }
 
-// Check waits until the release's own socket answers the health check, or
-// gives up after the configured retries. It talks to the socket directly,
+// Check waits until the release's own socket answers the health check on
+// every path of hc, or gives up after the configured retries. It talks to the socket directly,
 // so a release is judged before any user can reach it.
 func Check(ctx context.Context, h *remote.Host, s Site, id string, hc config.Health, hostHeader string) error {
 	return check(ctx, h, s, id, "unix:"+s.layout().Socket(id), hc, hostHeader)
@@ -100,7 +101,7 @@ func Check(ctx context.Context, h *remote.Host, s Site, id string, hc config.Hea
 // CheckPublic asks the web server on the host, as a user's request would
 // arrive, after a switch: it proves the proxy reaches the live release.
 func CheckPublic(ctx context.Context, h *remote.Host, s Site, id string, hc config.Health, hostHeader string) error {
-	if s.Web.Server == "none" {
+	if s.Web.Server == config.NoWebServer {
 		return nil
 	}
 	endpoint := "http://127.0.0.1:" + strconv.Itoa(s.Web.Port)
@@ -116,9 +117,13 @@ func check(ctx context.Context, h *remote.Host, s Site, id, endpoint string, hc 
 	if s.HTTPS() {
 		proto = "https"
 	}
-	cmd := remote.Command(s.Python, "-c", probeScript, endpoint, hc.Path, hostHeader, proto,
-		strconv.FormatFloat(hc.Timeout.Seconds(), 'f', -1, 64))
+	paths := hc.Paths
+	if len(paths) == 0 { // a Health not made by config.Load
+		paths = []string{hc.Path}
+	}
+	timeout := strconv.FormatFloat(hc.Timeout.Seconds(), 'f', -1, 64)
 	var last Probe
+	var path string
 	for attempt := 0; attempt < hc.Retries; attempt++ {
 		if attempt > 0 {
 			select {
@@ -127,21 +132,29 @@ func check(ctx context.Context, h *remote.Host, s Site, id, endpoint string, hc 
 			case <-time.After(time.Second):
 			}
 		}
-		out, err := remote.Output(ctx, h, cmd)
-		if err != nil {
-			return fmt.Errorf("run the health probe: %w", err)
+		// An attempt passes when every path does; it stops at the first
+		// that fails, which the next attempt asks again.
+		ok := true
+		for _, path = range paths {
+			out, err := remote.Output(ctx, h, remote.Command(s.Python, "-c", probeScript, endpoint, path, hostHeader, proto, timeout))
+			if err != nil {
+				return fmt.Errorf("run the health probe: %w", err)
+			}
+			if err := json.Unmarshal([]byte(out), &last); err != nil {
+				return fmt.Errorf("health probe said %q: %w", out, err)
+			}
+			if ok = last.Error == "" && last.Status == hc.Status && strings.Contains(last.Body, hc.Contains); !ok {
+				break
+			}
 		}
-		if err := json.Unmarshal([]byte(out), &last); err != nil {
-			return fmt.Errorf("health probe said %q: %w", out, err)
-		}
-		if last.Error == "" && last.Status == hc.Status && strings.Contains(last.Body, hc.Contains) {
+		if ok {
 			return nil
 		}
 		if crashed(ctx, h, s, id) {
-			return &CheckError{Last: last, Crashed: true, Journal: Journal(ctx, h, s, id, 30), Want: hc, HostHdr: hostHeader}
+			return &CheckError{Last: last, Crashed: true, Journal: Journal(ctx, h, s, id, 30), Want: hc, Path: path, HostHdr: hostHeader}
 		}
 	}
-	return &CheckError{Last: last, Journal: Journal(ctx, h, s, id, 15), Want: hc, HostHdr: hostHeader, Via: endpoint}
+	return &CheckError{Last: last, Journal: Journal(ctx, h, s, id, 15), Want: hc, Path: path, HostHdr: hostHeader, Via: endpoint}
 }
 
 // crashed tells whether systemd has had to restart the service, or gave up

@@ -5,9 +5,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/hoistdeploy/hoist/internal/config"
 	"github.com/hoistdeploy/hoist/internal/remote"
 )
 
@@ -45,9 +47,13 @@ func installFile(ctx context.Context, h *remote.Host, f File) (bool, error) {
 // Install writes the site's units, sudo rule and web server config and
 // reloads what changed. Running it again changes nothing.
 func Install(ctx context.Context, h *remote.Host, s Site) ([]Change, error) {
+	files, err := s.Files()
+	if err != nil {
+		return nil, err
+	}
 	var changes []Change
 	changed := map[string]bool{}
-	for _, f := range s.Files() {
+	for _, f := range files {
 		c, err := installFile(ctx, h, f)
 		if err != nil {
 			return changes, err
@@ -63,45 +69,74 @@ func Install(ctx context.Context, h *remote.Host, s Site) ([]Change, error) {
 	}
 
 	var web []Change
-	var err error
 	switch s.Web.Server {
-	case "nginx":
+	case config.Nginx:
 		web, err = s.enableNginx(ctx, h, changed)
-	case "caddy":
+	case config.Caddy:
 		web, err = s.enableCaddy(ctx, h, changed)
 	}
 	return append(changes, web...), err
 }
 
-// enableNginx links the sites, retires Debian's welcome page (it would
-// claim the default server), validates with nginx -t and reloads. A config
-// nginx rejects is undone, so the running nginx never sees it.
-func (s Site) enableNginx(ctx context.Context, h *remote.Host, changed map[string]bool) ([]Change, error) {
-	const linkScript = `
+const nginxDir = "/etc/nginx"
+
+// linkNginxScript enables sites in nginx dir $1 and retires Debian's
+// welcome page (it would claim the default server). What it replaces or
+// removes in sites-enabled is moved to the undo directory $2, so that
+// unlinkNginxScript can put back exactly what was there. It prints one
+// word per change: linked:SITE, default-removed.
+const linkNginxScript = `
 set -e
+dir=$1 undo=$2; shift 2
+rm -rf "$undo"; mkdir -p "$undo"
 out=""
 for site in "$@"; do
-	if [ "$(readlink "/etc/nginx/sites-enabled/$site" 2>/dev/null)" != "/etc/nginx/sites-available/$site" ]; then
-		ln -sfn "/etc/nginx/sites-available/$site" "/etc/nginx/sites-enabled/$site"; out="$out linked:$site"
+	link="$dir/sites-enabled/$site"
+	if [ "$(readlink "$link" 2>/dev/null)" != "$dir/sites-available/$site" ]; then
+		if [ -e "$link" ] || [ -L "$link" ]; then mv "$link" "$undo/$site"; fi
+		ln -s "$dir/sites-available/$site" "$link"; out="$out linked:$site"
 	fi
 done
-if [ -e /etc/nginx/sites-enabled/default ]; then rm -f /etc/nginx/sites-enabled/default; out="$out default-removed"; fi
+if [ -e "$dir/sites-enabled/default" ] || [ -L "$dir/sites-enabled/default" ]; then
+	mv "$dir/sites-enabled/default" "$undo/default"; out="$out default-removed"
+fi
 echo "$out"
 `
+
+// unlinkNginxScript undoes linkNginxScript for the names after $1 and $2:
+// each link it made is removed and what was there before comes back.
+const unlinkNginxScript = `
+dir=$1 undo=$2; shift 2
+for name in "$@"; do
+	rm -f "$dir/sites-enabled/$name"
+	if [ -e "$undo/$name" ] || [ -L "$undo/$name" ]; then mv "$undo/$name" "$dir/sites-enabled/$name"; fi
+done
+rm -rf "$undo"
+`
+
+// enableNginx links the sites, retires Debian's welcome page, validates
+// with nginx -t and reloads. A config nginx rejects is undone exactly
+// (files, links and the default site), so the running nginx, and the next
+// reload or reboot, never sees it.
+func (s Site) enableNginx(ctx context.Context, h *remote.Host, changed map[string]bool) ([]Change, error) {
 	sites := []string{s.nginxSite()}
 	if len(s.Domains) > 0 {
 		sites = append(sites, catchAllSite)
 	}
-	out, err := remote.Output(ctx, h, h.SudoScript(linkScript, sites...))
+	undo := nginxDir + "/hoist-undo-" + s.App
+	out, err := remote.Output(ctx, h, h.SudoScript(linkNginxScript, append([]string{nginxDir, undo}, sites...)...))
 	if err != nil {
 		return nil, fmt.Errorf("enable the nginx site: %w", err)
 	}
 	var changes []Change
+	var undone []string // names in sites-enabled to put back on failure
 	for _, word := range strings.Fields(out) {
 		if site, ok := strings.CutPrefix(word, "linked:"); ok {
 			changes = append(changes, Change{What: "enabled nginx site " + site, Changed: true})
+			undone = append(undone, site)
 		} else if word == "default-removed" {
 			changes = append(changes, Change{What: "disabled Debian's default nginx site", Changed: true})
+			undone = append(undone, "default")
 		}
 	}
 	anyFile := false
@@ -114,14 +149,20 @@ echo "$out"
 		return nil, err
 	}
 	if _, err := remote.Output(ctx, h, h.Sudo("nginx", "-t")); err != nil {
+		// Links first: once the files are restored, a new link would dangle.
+		_, uerr := remote.Output(ctx, h, h.SudoScript(unlinkNginxScript, append([]string{nginxDir, undo}, undone...)...))
 		for _, site := range sites {
 			if changed[nginxAvailable+site] {
-				remote.Output(ctx, h, h.SudoScript(restoreFileScript, nginxAvailable+site))
+				_, ferr := remote.Output(ctx, h, h.SudoScript(restoreFileScript, nginxAvailable+site))
+				uerr = errors.Join(uerr, ferr)
 			}
 		}
-		return changes, fmt.Errorf("nginx -t rejected the new config, so the previous one was put back and nginx was not reloaded: %w", err)
+		if uerr != nil {
+			return nil, fmt.Errorf("nginx -t rejected the new config: %w; putting the previous one back failed too, so check %s before nginx reloads: %w", err, nginxDir, uerr)
+		}
+		return nil, fmt.Errorf("nginx -t rejected the new config, so the previous one was put back (sites and links) and nginx was not reloaded: %w", err)
 	}
-	if _, err := remote.Output(ctx, h, h.SudoScript(`systemctl enable --quiet nginx && if systemctl is-active --quiet nginx; then systemctl reload nginx; else systemctl start nginx; fi`)); err != nil {
+	if _, err := remote.Output(ctx, h, h.SudoScript(`rm -rf "$1"; systemctl enable --quiet nginx && if systemctl is-active --quiet nginx; then systemctl reload nginx; else systemctl start nginx; fi`, undo)); err != nil {
 		return changes, fmt.Errorf("reload nginx: %w", err)
 	}
 	return append(changes, Change{What: "nginx reloaded", Changed: true}), nil
@@ -131,7 +172,13 @@ echo "$out"
 // host was set up with the same hoist.yml.
 func (s Site) Fingerprint() string {
 	h := sha256.New()
-	for _, f := range s.Files() {
+	files, err := s.Files()
+	if err != nil {
+		// No host can have been set up with files that cannot be
+		// written: the fingerprint matches none, and setup says why.
+		h.Write([]byte(err.Error()))
+	}
+	for _, f := range files {
 		h.Write([]byte(f.Path))
 		h.Write(f.Content)
 	}

@@ -6,8 +6,6 @@ package serve
 import (
 	"bytes"
 	"fmt"
-	"path"
-	"strings"
 	"text/template"
 
 	"github.com/hoistdeploy/hoist/internal/config"
@@ -46,7 +44,7 @@ func (s Site) layout() release.Layout { return release.Layout{Root: s.Root} }
 
 // WebGroup is the group the web server runs as; it must reach the sockets.
 func (s Site) WebGroup() string {
-	if s.Web.Server == "caddy" {
+	if s.Web.Server == config.Caddy {
 		return "caddy"
 	}
 	return "www-data"
@@ -54,7 +52,7 @@ func (s Site) WebGroup() string {
 
 // HTTPS tells whether the web server terminates TLS for the site.
 func (s Site) HTTPS() bool {
-	return s.Web.Server == "caddy" && len(s.Domains) > 0 && s.Web.TLS != "off"
+	return s.Web.Server == config.Caddy && len(s.Domains) > 0 && s.Web.TLS != config.TLSOff
 }
 
 // File is one file setup installs on a host.
@@ -64,53 +62,68 @@ type File struct {
 	Mode    string
 }
 
-// Files lists every file setup writes for the site, in install order.
-func (s Site) Files() []File {
-	files := []File{
-		{Path: "/etc/systemd/system/" + s.Unit() + "@.socket", Content: s.render(socketUnit, s), Mode: "0644"},
-		{Path: "/etc/systemd/system/" + s.Unit() + "@.service", Content: s.render(serviceUnit, s), Mode: "0644"},
+// Files lists every file setup writes for the site, in install order. It
+// fails when a value cannot be written safely into its file (see escape.go).
+func (s Site) Files() ([]File, error) {
+	v := view{Site: s, L: s.layout()}
+	type spec struct {
+		path string
+		t    *template.Template
+	}
+	specs := []spec{
+		{"/etc/systemd/system/" + s.Unit() + "@.socket", socketUnit},
+		{"/etc/systemd/system/" + s.Unit() + "@.service", serviceUnit},
 	}
 	switch s.Web.Server {
-	case "nginx":
+	case config.Nginx:
 		if len(s.Domains) > 0 {
-			files = append(files, File{Path: nginxAvailable + catchAllSite, Content: s.render(nginxCatchAll, s), Mode: "0644"})
+			specs = append(specs, spec{nginxAvailable + catchAllSite, nginxCatchAll})
 		}
-		files = append(files, File{Path: nginxAvailable + s.nginxSite(), Content: s.render(nginxSite, s), Mode: "0644"})
-	case "caddy":
-		files = append(files, File{Path: s.caddySite(), Content: s.renderCaddy(), Mode: "0644"})
+		specs = append(specs, spec{nginxAvailable + s.nginxSite(), nginxSite})
+	case config.Caddy:
+		v.CaddyAddresses, v.WWWRedirects = s.caddyAddresses(), s.wwwRedirects()
+		specs = append(specs, spec{s.caddySite(), caddySiteTemplate})
 	}
-	return files
+	var files []File
+	for _, sp := range specs {
+		var b bytes.Buffer
+		if err := sp.t.Execute(&b, v); err != nil {
+			return nil, fmt.Errorf("write %s: %w", sp.path, err)
+		}
+		files = append(files, File{Path: sp.path, Content: b.Bytes(), Mode: "0644"})
+	}
+	return files, nil
 }
 
-func (s Site) render(t *template.Template, data any) []byte {
-	var b bytes.Buffer
-	if err := t.Execute(&b, data); err != nil {
-		panic(err) // the templates are ours; a failure is a bug
-	}
-	return b.Bytes()
+// view is what the templates see: the site, its layout, and the values
+// computed for Caddy.
+type view struct {
+	Site
+	L              release.Layout
+	CaddyAddresses []string
+	WWWRedirects   []string
 }
 
+// Every value a template writes goes through the helper of the file's
+// format; numbers are the only thing written bare.
 var funcs = template.FuncMap{
-	"join":    path.Join,
-	"sdquote": systemdQuote,
-	"add":     func(a, b int) int { return a + b },
-	"names":   func(d []string) string { return strings.Join(d, " ") },
+	"unit":  unitPlain,
+	"arg":   unitArg,
+	"ngx":   nginxString,
+	"caddy": caddyString,
+	"add":   func(a, b int) int { return a + b },
+	"size":  caddySize,
+	"redir": caddyRedirect,
 }
 
-// systemdQuote makes s one word on an ExecStart line.
-func systemdQuote(s string) string {
-	s = strings.NewReplacer(`\`, `\\`, `"`, `\"`, `%`, `%%`, `$`, `$$`).Replace(s)
-	return `"` + s + `"`
-}
-
-var socketUnit = template.Must(template.New("socket").Funcs(funcs).Parse(`# Written by hoist setup for {{.App}}; edit hoist.yml and run setup again instead.
+var socketUnit = template.Must(template.New("socket").Funcs(funcs).Parse(`# Written by hoist setup; edit hoist.yml and run setup again instead.
 [Unit]
-Description=hoist {{.App}}: socket of release %i
+Description=hoist {{unit .App}}: socket of release %i
 
 [Socket]
-ListenStream={{.Root}}/run/%i.sock
-SocketUser={{.User}}
-SocketGroup={{.WebGroup}}
+ListenStream={{unit .L.Run}}/%i.sock
+SocketUser={{unit .User}}
+SocketGroup={{unit .WebGroup}}
 SocketMode=0660
 RemoveOnStop=yes
 
@@ -120,21 +133,21 @@ WantedBy=sockets.target
 
 // The service runs from the release's own directory, never through the
 // current symlink: each instance keeps its code until it stops.
-var serviceUnit = template.Must(template.New("service").Funcs(funcs).Parse(`# Written by hoist setup for {{.App}}; edit hoist.yml and run setup again instead.
+var serviceUnit = template.Must(template.New("service").Funcs(funcs).Parse(`# Written by hoist setup; edit hoist.yml and run setup again instead.
 [Unit]
-Description=hoist {{.App}}: gunicorn of release %i
-Requires={{.Unit}}@%i.socket
-After=network.target {{.Unit}}@%i.socket
+Description=hoist {{unit .App}}: gunicorn of release %i
+Requires={{unit .Unit}}@%i.socket
+After=network.target {{unit .Unit}}@%i.socket
 
 [Service]
 Type=notify
 NotifyAccess=main
-User={{.User}}
-WorkingDirectory={{join .Root "releases/%i" .ProjectDir}}
-EnvironmentFile=-{{.Root}}/shared/.env
-EnvironmentFile={{.Root}}/.hoist/env/%i.env
-Environment=HOIST_RELEASE=%i PATH={{.Root}}/releases/%i/.venv/bin:/usr/local/bin:/usr/bin:/bin
-ExecStart={{.Root}}/releases/%i/.venv/bin/python -m gunicorn --workers {{.Gunicorn.Workers}} --timeout {{.Gunicorn.Timeout}} --graceful-timeout {{.Gunicorn.GracefulTimeout}} --access-logfile -{{range .Gunicorn.Args}} {{sdquote .}}{{end}} {{sdquote .WSGI}}
+User={{unit .User}}
+WorkingDirectory={{unit .L.Releases}}/%i{{if ne .ProjectDir "."}}/{{unit .ProjectDir}}{{end}}
+EnvironmentFile=-{{unit .L.SharedEnv}}
+EnvironmentFile={{unit .L.EnvDir}}/%i.env
+Environment=HOIST_RELEASE=%i PATH={{unit .L.Releases}}/%i/.venv/bin:/usr/local/bin:/usr/bin:/bin
+ExecStart={{unit .L.Releases}}/%i/.venv/bin/python -m gunicorn --workers {{.Gunicorn.Workers}} --timeout {{.Gunicorn.Timeout}} --graceful-timeout {{.Gunicorn.GracefulTimeout}} --access-logfile -{{range .Gunicorn.Args}} {{arg .}}{{end}} {{arg .WSGI}}
 KillMode=mixed
 TimeoutStopSec={{add .Gunicorn.GracefulTimeout 10}}
 Restart=on-failure
@@ -155,7 +168,7 @@ func (s Site) nginxSite() string { return "hoist-" + s.App }
 // With domains, a catch-all server drops requests for other host names
 // (bots scanning IPs), so Django never logs DisallowedHost for them. Its
 // content is the same for every app, so apps sharing a host share it.
-var nginxCatchAll = template.Must(template.New("catchall").Parse(`# Written by hoist setup: drops requests for host names no app serves.
+var nginxCatchAll = template.Must(template.New("catchall").Funcs(funcs).Parse(`# Written by hoist setup: drops requests for host names no app serves.
 server {
     listen {{.Web.Port}} default_server;
     listen [::]:{{.Web.Port}} default_server;
@@ -166,25 +179,25 @@ server {
 
 // Upstream keepalive stays off: nginx opens a new connection per request
 // and so follows live.sock to the new release at once.
-var nginxSite = template.Must(template.New("nginx").Funcs(funcs).Parse(`# Written by hoist setup for {{.App}}; edit hoist.yml and run setup again instead.
+var nginxSite = template.Must(template.New("nginx").Funcs(funcs).Parse(`# Written by hoist setup; edit hoist.yml and run setup again instead.
 server {
     listen {{.Web.Port}}{{if not .Domains}} default_server{{end}};
     listen [::]:{{.Web.Port}}{{if not .Domains}} default_server{{end}};
-    server_name {{if .Domains}}{{names .Domains}}{{else}}_{{end}};
-    client_max_body_size {{.Web.MaxBodySize}};
+    server_name{{range .Domains}} {{ngx .}}{{else}} _{{end}};
+    client_max_body_size {{ngx .Web.MaxBodySize}};
 
-    location {{.Web.StaticURL}} {
-        alias {{.Root}}/current/.hoist-static/;
+    location {{ngx .Web.StaticURL}} {
+        alias {{ngx (print .L.Current "/.hoist-static/")}};
         expires 7d;
         access_log off;
     }
 
-    location {{.Web.MediaURL}} {
-        alias {{.Root}}/current/.hoist-media/;
+    location {{ngx .Web.MediaURL}} {
+        alias {{ngx (print .L.Current "/.hoist-media/")}};
     }
 
     location / {
-        proxy_pass http://unix:{{.Root}}/run/live.sock;
+        proxy_pass {{ngx (print "http://unix:" .L.LiveSocket)}};
         proxy_set_header Host $http_host;
         proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
         proxy_set_header X-Forwarded-Proto $scheme;

@@ -18,12 +18,16 @@ func testSite(server config.WebServer, domains ...string) Site {
 
 func content(t *testing.T, s Site, path string) string {
 	t.Helper()
-	for _, f := range s.Files() {
+	files, err := s.Files()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
 		if f.Path == path {
 			return string(f.Content)
 		}
 	}
-	t.Fatalf("no file %s among %v", path, s.Files())
+	t.Fatalf("no file %s among %v", path, files)
 	return ""
 }
 
@@ -58,9 +62,9 @@ func TestNginxSite(t *testing.T) {
 	named := testSite("nginx", "shop.example.com")
 	site := content(t, named, "/etc/nginx/sites-available/hoist-shop")
 	for _, want := range []string{
-		"server_name shop.example.com;", "client_max_body_size 20m;",
-		"proxy_pass http://unix:/srv/shop/run/live.sock;", "X-Forwarded-Proto $scheme",
-		"alias /srv/shop/current/.hoist-static/;", "alias /srv/shop/current/.hoist-media/;",
+		`server_name "shop.example.com";`, `client_max_body_size "20m";`,
+		`proxy_pass "http://unix:/srv/shop/run/live.sock";`, "X-Forwarded-Proto $scheme",
+		`alias "/srv/shop/current/.hoist-static/";`, `alias "/srv/shop/current/.hoist-media/";`,
 	} {
 		if !strings.Contains(site, want) {
 			t.Errorf("site lacks %q:\n%s", want, site)
@@ -78,10 +82,10 @@ func TestCaddySite(t *testing.T) {
 	s := testSite("caddy", "shop.example.com")
 	site := content(t, s, "/etc/caddy/hoist.d/shop.caddy")
 	for _, want := range []string{
-		"shop.example.com {", "tls internal", "max_size 20MB",
-		"handle_path /static/* {", "root * /srv/shop/current/.hoist-static",
-		"reverse_proxy unix//srv/shop/run/live.sock", "keepalive off",
-		"www.shop.example.com {", "redir https://shop.example.com{uri} permanent",
+		`"shop.example.com" {`, "tls internal", `max_size "20MB"`,
+		`handle_path "/static/*" {`, `root * "/srv/shop/current/.hoist-static"`,
+		`reverse_proxy "unix//srv/shop/run/live.sock"`, "keepalive off",
+		`"www.shop.example.com" {`, `redir "https://shop.example.com{uri}" permanent`,
 	} {
 		if !strings.Contains(site, want) {
 			t.Errorf("Caddy site lacks %q:\n%s", want, site)
@@ -91,7 +95,7 @@ func TestCaddySite(t *testing.T) {
 		t.Errorf("a Caddy site with domains is HTTPS and its sockets belong to group caddy")
 	}
 	plain := testSite("caddy")
-	if !strings.Contains(content(t, plain, "/etc/caddy/hoist.d/shop.caddy"), ":80 {") || plain.HTTPS() {
+	if !strings.Contains(content(t, plain, "/etc/caddy/hoist.d/shop.caddy"), `":80" {`) || plain.HTTPS() {
 		t.Errorf("without domains Caddy serves plain HTTP on the port")
 	}
 }
