@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/hoistdeploy/hoist/internal/config"
 	"github.com/hoistdeploy/hoist/internal/remote"
 )
 
@@ -36,12 +37,27 @@ func Unpack(ctx context.Context, t remote.Transport, l Layout, id, sum string) e
 
 // linkSharedScript replaces each shared path in the release with a link into
 // shared/, creating the shared side the first time. Arguments after the
-// first three are "f:path" or "d:path".
+// first two are "f:path" or "d:path". Before it creates or removes
+// anything for a path, the path's nearest existing parent must resolve
+// (cd -P) inside the release: a parent that is a link, such as an earlier
+// shared dir, would make the rm -rf delete files in shared/ or elsewhere.
+// rm -rf on the path itself removes a link, never what it points to.
 const linkSharedScript = `
 set -e
 shared=$1; rel=$2; shift 2
+real_rel=$(cd -P "$rel" && pwd)
 for item in "$@"; do
 	kind=${item%%:*}; p=${item#*:}
+	case "/$p/" in
+	*/../*|*/./*|//*) echo "hoist: refusing shared path $p: it must be a plain relative path" >&2; exit 1 ;;
+	esac
+	parent=$(dirname "$rel/$p")
+	while [ ! -e "$parent" ] && [ ! -L "$parent" ]; do parent=$(dirname "$parent"); done
+	real=$(cd -P "$parent" 2>/dev/null && pwd) || { echo "hoist: refusing shared path $p: $parent is not a directory" >&2; exit 1; }
+	case "$real/" in
+	"$real_rel"/*) ;;
+	*) echo "hoist: refusing shared path $p: $parent resolves to $real, outside the release $rel" >&2; exit 1 ;;
+	esac
 	mkdir -p "$(dirname "$shared/$p")" "$(dirname "$rel/$p")"
 	if [ "$kind" = d ]; then
 		mkdir -p "$shared/$p"
@@ -88,8 +104,8 @@ func EnvFile(env map[string]string) ([]byte, error) {
 	b.WriteString("# written by hoist for one release; edit hoist.yml instead\n")
 	for _, k := range keys {
 		v := env[k]
-		if strings.ContainsAny(v, "\n\r\x00") {
-			return nil, fmt.Errorf("the value of %s has a line break, which an environment file cannot hold: encode it (base64) or keep it in a file under shared/", k)
+		if strings.ContainsFunc(v, config.IsControl) {
+			return nil, fmt.Errorf("the value of %s has a line break or another control character, which an environment file cannot hold: encode it (base64) or keep it in a file under shared/", k)
 		}
 		v = strings.NewReplacer(`\`, `\\`, `"`, `\"`, `$`, `\$`, "`", "\\`").Replace(v)
 		fmt.Fprintf(&b, "%s=\"%s\"\n", k, v)
