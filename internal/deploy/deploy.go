@@ -284,7 +284,7 @@ func (d *deployRun) build(ctx context.Context) error {
 // checkServedURLs catches a web server that would look for static files
 // where Django does not put them.
 func checkServedURLs(c *config.Config, s django.Settings) error {
-	if c.Web.Server == "none" {
+	if c.Web.Server == config.NoWebServer {
 		return nil
 	}
 	norm := func(u string) string {

@@ -32,8 +32,10 @@ func (n nsTransport) Run(ctx context.Context, cmd string, stdin io.Reader, stdou
 	wrapped := remote.Command("unshare", "-m", "sh", "-c", `mount --bind "$1" "$2" && exec sh -c "$3"`, "sh", n.dir, n.root, cmd)
 	return remote.Local{}.Run(ctx, wrapped, stdin, stdout, stderr)
 }
-func (n nsTransport) Interactive(context.Context, string, bool) error { return errors.New("no terminal") }
-func (n nsTransport) Close() error                                     { return nil }
+func (n nsTransport) Interactive(context.Context, string, bool) error {
+	return errors.New("no terminal")
+}
+func (n nsTransport) Close() error { return nil }
 
 // fleet is a stage of n in-process hosts, all web.
 type fleet struct {

@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/hoistdeploy/hoist/internal/config"
 	"github.com/hoistdeploy/hoist/internal/remote"
@@ -29,7 +30,7 @@ func (r gunicornRunner) Start(ctx context.Context, h *remote.Host, id string) er
 	if err := serve.Check(ctx, h, site, id, r.health, r.hostHeader); err != nil {
 		return err
 	}
-	r.t.UI.Step(h.Name, "health", "%s answered %d (Host: %s)", r.health.Path, r.health.Status, r.hostHeader)
+	r.t.UI.Step(h.Name, "health", "%s answered %d (Host: %s)", strings.Join(r.health.Paths, ", "), r.health.Status, r.hostHeader)
 	return nil
 }
 

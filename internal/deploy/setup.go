@@ -7,6 +7,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/hoistdeploy/hoist/internal/config"
 	"github.com/hoistdeploy/hoist/internal/remote"
 	"github.com/hoistdeploy/hoist/internal/serve"
 )
@@ -66,7 +67,7 @@ func (t *Target) prepare(ctx context.Context, h *remote.Host) error {
 	}
 	server := c.Web.Server
 	if !t.isWeb(h) {
-		server = "none"
+		server = config.NoWebServer
 	}
 	out, err := remote.Output(ctx, h, remote.Script(toolsScript, c.Python, string(server)))
 	if err != nil {
@@ -91,7 +92,7 @@ func (t *Target) prepare(ctx context.Context, h *remote.Host) error {
 func (t *Target) install(ctx context.Context, h *remote.Host) error {
 	site := t.Site(h)
 	if !t.isWeb(h) {
-		site.Web.Server = "none"
+		site.Web.Server = config.NoWebServer
 	}
 	changes, err := serve.Install(ctx, h, site)
 	for _, ch := range changes {

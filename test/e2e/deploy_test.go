@@ -5,14 +5,19 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/hoistdeploy/hoist/test/fleet"
 )
 
 // createDB gives an app its own PostgreSQL database on the fleet's DB host.
-func createDB(t *testing.T, name string) string {
+func createDB(t *testing.T, name string) string { return createDBOn(t, shared, name) }
+
+// createDBOn makes a database on f's PostgreSQL host and returns its URL.
+func createDBOn(t *testing.T, f *fleet.Fleet, name string) string {
 	t.Helper()
 	db := strings.ReplaceAll(name, "-", "_")
-	sh(t, shared.DB, fmt.Sprintf("runuser -u postgres -- createdb -O %s %s", shared.DBUser, db))
-	return fmt.Sprintf("postgres://%s:%s@%s:5432/%s", shared.DBUser, shared.DBPassword, shared.DBHost, db)
+	sh(t, f.DB, fmt.Sprintf("runuser -u postgres -- createdb -O %s %s", f.DBUser, db))
+	return fmt.Sprintf("postgres://%s:%s@%s:5432/%s", f.DBUser, f.DBPassword, f.DBHost, db)
 }
 
 // Three hosts sharing one PostgreSQL database: setup, deploy, data written
