@@ -1,29 +1,36 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
 
-// hoist reaches a host it can only reach through a jump host, named by an
-// ~/.ssh/config alias, with every known_hosts entry hashed.
+// hoist reaches a host it can only reach through a chain of two jump hosts
+// (ProxyJump first,second: first is reached directly, second through
+// first, the target through second), named by an ~/.ssh/config alias, with
+// every known_hosts entry hashed. A file named "none" planted in the
+// project, holding a key that would vouch for nothing real, is never read:
+// GlobalKnownHostsFile none means no file.
 func TestProxyJumpAndHashedKnownHosts(t *testing.T) {
 	skipShort(t)
-	jump, target := shared.Hosts[1], shared.Hosts[2]
+	first, second, target := shared.Hosts[0], shared.Hosts[1], shared.Hosts[2]
 	home := t.TempDir()
 	os.MkdirAll(filepath.Join(home, ".ssh"), 0o700)
 	key := filepath.Join(shared.Home, ".ssh", "id_ed25519")
 
 	var known strings.Builder
 	for _, entry := range []struct{ addr, pub string }{
-		{fmt.Sprintf("[127.0.0.1]:%d", jump.SSHPort), jump.HostKey},
-		{target.IP, target.HostKey}, // port 22, as seen from the jump host
+		{fmt.Sprintf("[127.0.0.1]:%d", first.SSHPort), first.HostKey},
+		{second.IP, second.HostKey}, // port 22, as seen from the first jump host
+		{target.IP, target.HostKey}, // port 22, as seen from the second
 	} {
 		pk, _, _, _, err := ssh.ParseAuthorizedKey([]byte(entry.pub))
 		if err != nil {
@@ -34,15 +41,20 @@ func TestProxyJumpAndHashedKnownHosts(t *testing.T) {
 	config := fmt.Sprintf(`Host bastion
   HostName 127.0.0.1
   Port %d
-  User deploy
-  IdentityFile %s
+
+Host inner
+  HostName %s
 
 Host hidden
   HostName %s
+  ProxyJump bastion,inner
+
+Host *
   User deploy
-  ProxyJump bastion
   IdentityFile %s
-`, jump.SSHPort, key, target.IP, key)
+  UserKnownHostsFile ~/.ssh/known_hosts
+  GlobalKnownHostsFile none
+`, first.SSHPort, second.IP, target.IP, key)
 	os.WriteFile(filepath.Join(home, ".ssh", "known_hosts"), []byte(known.String()), 0o600)
 	os.WriteFile(filepath.Join(home, ".ssh", "config"), []byte(config), 0o600)
 
@@ -52,8 +64,45 @@ Host hidden
 			a.env[i] = "HOME=" + home
 		}
 	}
-	out := a.mustHoist("lock", "prod")
-	if !strings.Contains(out, "hidden: free") {
-		t.Errorf("want the lock state of the hidden host, got:\n%s", out)
+	// Were "none" a file, this one would be read from the project directory.
+	os.WriteFile(filepath.Join(a.dir, "none"), []byte("garbage that is not a known_hosts line\n"), 0o600)
+	out := a.mustHoist("releases", "prod")
+	if !strings.Contains(out, "hidden:\n  no releases yet") {
+		t.Errorf("want the releases of the hidden host, got:\n%s", out)
+	}
+	// Each hop was reached from the one before: sshd logs where each login
+	// came from. (Dialing only the last hop, as hoist once did, logs in to
+	// the second host from this machine.)
+	lastLogin := "journalctl -u ssh --no-pager -o cat | grep 'Accepted publickey for deploy' | tail -1"
+	if log := sh(t, second, lastLogin); !strings.Contains(log, "from "+first.IP+" ") {
+		t.Errorf("the second jump host's last login did not come from the first %s: %q", first.IP, log)
+	}
+	if log := sh(t, target, lastLogin); !strings.Contains(log, "from "+second.IP+" ") {
+		t.Errorf("the target's last login did not come from the second jump host %s: %q", second.IP, log)
+	}
+}
+
+// A host paused in the middle of a command is given up after about 30
+// seconds of silence, with a message naming it, instead of holding hoist
+// for as long as it is paused. hoist logs -f runs until stopped, so only
+// the keepalives can end it here.
+func TestPausedHostIsGivenUp(t *testing.T) {
+	skipShort(t)
+	h := shared.Hosts[2]
+	a := newApp(t, shared, "notes", "paused", notesYML("paused.test", hostList(h), "      DATABASE_URL: \"sqlite:////srv/paused/shared/db.sqlite3\""))
+	// A unit for logs to follow, without a deploy.
+	sh(t, h, "systemd-run --unit hoist-paused@keepalive.service sleep 600 && sleep 1")
+	defer sh(t, h, "systemctl stop hoist-paused@keepalive.service || true")
+	ctx := context.Background()
+	defer h.Unpause(ctx)
+	time.AfterFunc(3*time.Second, func() { h.Pause(ctx) })
+	start := time.Now()
+	out, code := a.hoist("logs", "prod", "-f")
+	took := time.Since(start)
+	if code == 0 || !strings.Contains(out, "stopped answering (no reply to keepalives for 30s)") || !strings.Contains(out, h.Name) {
+		t.Errorf("exit %d; want a failure naming %s that says it stopped answering", code, h.Name)
+	}
+	if took > 50*time.Second {
+		t.Errorf("gave the paused host up after %s; want about 33s", took)
 	}
 }
