@@ -34,14 +34,6 @@ func (a Address) String() string {
 	return s
 }
 
-// ParseAddress is ParseHostAddress returning the parts one by one.
-//
-// Deprecated: use ParseHostAddress; this stays until check.go moves to it.
-func ParseAddress(s string) (user, host string, port int, err error) {
-	a, err := ParseHostAddress(s)
-	return a.User, a.Host, a.Port, err
-}
-
 // ParseHostAddress parses a host address: [user@]host[:port], where host is
 // a host name, an ~/.ssh/config alias, an IPv4 address or a bracketed IPv6
 // address. There is at most one @: user names with @ in them are refused

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-func TestParseAddress(t *testing.T) {
+func TestParseHostAddress(t *testing.T) {
 	tests := []struct {
 		in       string
 		user     string

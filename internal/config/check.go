@@ -542,11 +542,11 @@ func (d *decoder) checkHosts(stage string, s *Stage) {
 		if !d.given(addrKey) {
 			continue
 		}
-		_, host, port, err := ParseAddress(h.Address)
+		a, err := ParseHostAddress(h.Address)
 		if err != nil {
 			d.errorf(d.at(addrKey), addrKey, "%v", err)
 		} else {
-			id := fmt.Sprintf("%s:%d", strings.ToLower(host), port)
+			id := fmt.Sprintf("%s:%d", strings.ToLower(a.Host), a.Port)
 			if other, ok := seen[id]; ok {
 				d.errorf(d.at(addrKey), addrKey, "%s is already listed as %s", h.Address, other)
 			}

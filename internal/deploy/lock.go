@@ -118,7 +118,8 @@ const releaseLockScript = lockPrelude + `
 if grep -qF "\"token\":\"$token\"" "$lock/info.json" 2>/dev/null; then rm -rf "$lock"; fi
 `
 
-const readLockScript = lockPrelude + `
+// readLockScript only looks: on a host not set up yet it creates nothing.
+const readLockScript = `[ -d "$(dirname "$1")" ] || exit 0` + lockPrelude + `
 [ -d "$lock" ] || exit 0
 echo "held $(age)"; cat "$lock/info.json" 2>/dev/null || echo '{}'
 `

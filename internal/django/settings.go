@@ -72,7 +72,7 @@ func (s Settings) HealthHost() string {
 }
 
 // CollectStatic gathers static files into the release and links them where
-// the web server looks (current/.hoist-static), and links media likewise.
+// the web server looks (release.Layout.LiveStatic), and links media likewise.
 func CollectStatic(ctx context.Context, t remote.Transport, l release.Layout, id, projectDir string, s Settings) (string, error) {
 	if !s.StaticFiles || s.StaticRoot == "" {
 		return "", nil
@@ -87,8 +87,8 @@ func CollectStatic(ctx context.Context, t remote.Transport, l release.Layout, id
 // LinkServed points the release's .hoist-static and .hoist-media at the
 // app's STATIC_ROOT and MEDIA_ROOT, the stable paths the web server serves.
 func LinkServed(ctx context.Context, t remote.Transport, l release.Layout, id string, s Settings) error {
-	script := `set -e; cd "$1"; [ -z "$2" ] || ln -sfn "$2" .hoist-static; [ -z "$3" ] || ln -sfn "$3" .hoist-media`
-	_, err := remote.Output(ctx, t, remote.Script(script, l.Release(id), s.StaticRoot, s.MediaRoot))
+	script := `set -e; [ -z "$1" ] || ln -sfn "$1" "$2"; [ -z "$3" ] || ln -sfn "$3" "$4"`
+	_, err := remote.Output(ctx, t, remote.Script(script, s.StaticRoot, l.Static(id), s.MediaRoot, l.Media(id)))
 	return err
 }
 

@@ -137,7 +137,7 @@ func (v VenvSpec) Key() string {
 // marker is written last, so a half-built venv is never reused.
 const venvScript = `
 set -e
-venvs=$1 rel=$2 key=$3 py=$4 site=$5 req=$6
+venvs=$1 rel=$2 key=$3 py=$4 site=$5 req=$6 link=$7
 pyver=$("$py" -c 'import sys; print(sys.version)')
 hash=$(printf '%s\n%s\n' "$key" "$pyver" | sha256sum | cut -c1-16)
 v="$venvs/$hash"
@@ -154,7 +154,7 @@ else
 	date -u +%Y-%m-%dT%H:%M:%SZ > "$v/.hoist-complete"
 	echo "created $hash"
 fi
-ln -sfn "../../venvs/$hash" "$rel/.venv"
+ln -sfn "$v" "$link"
 `
 
 // EnsureVenv links the release to its virtualenv, building it only when no
@@ -165,7 +165,7 @@ func EnsureVenv(ctx context.Context, t remote.Transport, l Layout, id string, sp
 	if spec.SystemSitePackages {
 		site = "yes"
 	}
-	out, err := remote.Output(ctx, t, remote.Script(venvScript, l.Venvs(), l.Release(id), spec.Key(), spec.Python, site, spec.Requirements))
+	out, err := remote.Output(ctx, t, remote.Script(venvScript, l.Venvs(), l.Release(id), spec.Key(), spec.Python, site, spec.Requirements, l.Venv(id)))
 	if err != nil {
 		return "", false, err
 	}
@@ -215,7 +215,7 @@ os.execvpe(args[cut + 1], args[cut + 1:], env)
 func Command(l Layout, id, projectDir string, argv ...string) string {
 	rel := l.Release(id)
 	dir := path.Join(rel, projectDir)
-	venvBin := path.Join(rel, ".venv", "bin")
+	venvBin := path.Join(l.Venv(id), "bin")
 	loader := []string{"env", "PATH=" + venvBin + ":/usr/local/bin:/usr/bin:/bin", "HOIST_RELEASE=" + id,
 		path.Join(venvBin, "python"), "-c", envLoader, "-" + l.SharedEnv(), l.EnvFile(id), "--"}
 	return remote.Script(`cd "$1" && shift && exec "$@"`, append(append([]string{dir}, loader...), argv...)...)

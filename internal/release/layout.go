@@ -50,13 +50,18 @@ func (l Layout) EnvDir() string           { return path.Join(l.Root, ".hoist", "
 func (l Layout) SharedEnv() string { return path.Join(l.Root, "shared", ".env") }
 
 // Venv is the virtualenv link inside a release.
-func (l Layout) Venv(id string) string { return path.Join(l.Root, "releases", id, ".venv") }
+func (l Layout) Venv(id string) string { return path.Join(l.Release(id), ".venv") }
 
 // Static and Media are where the web server finds a release's collected
 // static files and uploads: links inside the release to STATIC_ROOT and
 // MEDIA_ROOT.
-func (l Layout) Static(id string) string { return path.Join(l.Root, "releases", id, ".hoist-static") }
-func (l Layout) Media(id string) string  { return path.Join(l.Root, "releases", id, ".hoist-media") }
+func (l Layout) Static(id string) string { return path.Join(l.Release(id), ".hoist-static") }
+func (l Layout) Media(id string) string  { return path.Join(l.Release(id), ".hoist-media") }
+
+// LiveStatic and LiveMedia are the same through current: what the web
+// server serves.
+func (l Layout) LiveStatic() string { return path.Join(l.Current(), ".hoist-static") }
+func (l Layout) LiveMedia() string  { return path.Join(l.Current(), ".hoist-media") }
 
 // NewID names a release after when it was built and what it holds:
 // 20261121T220501Z-1a2b3c4.

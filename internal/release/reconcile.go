@@ -1,6 +1,9 @@
 package release
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // Repair is what makes a host's records agree with what it really has:
 // current decides which release is live, an instance that is not live is
@@ -40,7 +43,8 @@ func Reconcile(inv Inventory) Repair {
 		rep.Records = append(rep.Records, Record{ID: inv.Live, State: Live, Seq: inv.NextSeq()})
 	}
 	for _, id := range inv.Running {
-		if id != inv.Live {
+		// A retired instance still draining stops on its own (its timer).
+		if id != inv.Live && !slices.Contains(inv.Draining, id) {
 			rep.Notes = append(rep.Notes, fmt.Sprintf("an instance of %s runs though %s is live", id, orNothing(inv.Live)))
 			rep.Stop = append(rep.Stop, id)
 		}

@@ -67,10 +67,11 @@ func WriteRecord(ctx context.Context, t remote.Transport, l Layout, rec Record) 
 // Inventory is what a host holds: every release record, oldest first, which
 // one is live, and which instances run.
 type Inventory struct {
-	Records []Record
-	Live    string   // release id current points at; "" before the first deploy
-	Running []string // release ids whose instance is active (when asked for)
-	Damaged []string // record files that could not be read; never acted on
+	Records  []Record
+	Live     string   // release id current points at; "" before the first deploy
+	Running  []string // release ids whose instance is active (when asked for)
+	Draining []string // of those, the ones a switch scheduled to stop
+	Damaged  []string // record files that could not be read; never acted on
 }
 
 // Find returns the record of id, or nil.
@@ -152,15 +153,15 @@ func before(a, b Record) bool {
 	return a.ID < b.ID
 }
 
-// inventoryScript prints every record, then where current points, then the
-// active instances of unit ($2, may be empty), in one round trip.
+// inventoryScript prints every record in $1, then where current ($2)
+// points, then the active instances of unit ($3, may be empty), in one
+// round trip.
 const inventoryScript = `
-cd "$1" 2>/dev/null || exit 0
-for f in .hoist/releases/*.json; do [ -f "$f" ] && printf '%s\n' "${f#.hoist/releases/}" && cat "$f" && printf '\n\036\n'; done
+for f in "$1"/*.json; do [ -f "$f" ] && printf '%s\n' "${f##*/}" && cat "$f" && printf '\n\036\n'; done
 printf '\035live\n'
-readlink current 2>/dev/null || true
+readlink "$2" 2>/dev/null || true
 printf '\035running\n'
-[ -n "$2" ] && systemctl list-units --no-legend --plain --state=active,activating,reloading "$2@*.service" 2>/dev/null | awk '{print $1}'
+[ -n "$3" ] && systemctl list-units --no-legend --plain --state=active,activating,reloading "$3@*.service" "$3-stop-*.timer" 2>/dev/null | awk '{print $1}'
 true
 `
 
@@ -169,7 +170,7 @@ true
 // trip. A record that is damaged or names an invalid id is set aside in
 // Damaged, never acted on.
 func ReadInventory(ctx context.Context, t remote.Transport, l Layout, unit string) (Inventory, error) {
-	out, err := remote.Output(ctx, t, remote.Script(inventoryScript, l.Root, unit))
+	out, err := remote.Output(ctx, t, remote.Script(inventoryScript, l.StateDir(), l.Current(), unit))
 	if err != nil {
 		return Inventory{}, fmt.Errorf("read releases: %w", err)
 	}
@@ -197,8 +198,9 @@ func parseInventory(out, unit string) Inventory {
 		inv.Live = live[strings.LastIndex(live, "/")+1:]
 	}
 	for _, line := range strings.Fields(running) {
-		id := strings.TrimSuffix(strings.TrimPrefix(line, unit+"@"), ".service")
-		if ValidID(id) {
+		if id, ok := strings.CutSuffix(strings.TrimPrefix(line, unit+"-stop-"), ".timer"); ok && ValidID(id) {
+			inv.Draining = append(inv.Draining, id)
+		} else if id := strings.TrimSuffix(strings.TrimPrefix(line, unit+"@"), ".service"); ValidID(id) {
 			inv.Running = append(inv.Running, id)
 		}
 	}

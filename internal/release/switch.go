@@ -38,21 +38,23 @@ func Switch(ctx context.Context, t remote.Transport, l Layout, id string, withSo
 	return err
 }
 
-// removeScript deletes releases and everything hoist keeps for them. It
-// refuses an invalid id and the release current points to, whatever the
-// caller believed: a clean-up after a failed revert must not delete what
-// the host serves.
+// removeScript deletes releases and everything hoist keeps for them: after
+// current, groups of four paths (release dir, env file, record, socket).
+// It refuses an invalid id and the release current points to, whatever
+// the caller believed: a clean-up after a failed revert must not delete
+// what the host serves.
 const removeScript = idCheck + `
 set -e
-cur=$(basename "$(readlink "$1")" 2>/dev/null || true)
-releases=$2 envs=$3 records=$4 run=$5; shift 5
-for id in "$@"; do
-	valid_id "$id" || { echo "refusing to remove the invalid release id '$id'" >&2; exit 1; }
-	if [ "$id" = "$cur" ]; then echo "refusing to remove $id: current points to it" >&2; exit 1; fi
+cur=$(readlink "$1" || true); shift
+i=0
+for p in "$@"; do
+	if [ $((i % 4)) -eq 0 ]; then
+		valid_id "${p##*/}" || { echo "refusing to remove '$p': not a release" >&2; exit 1; }
+		[ "${p##*/}" != "${cur##*/}" ] || { echo "refusing to remove ${p##*/}: current points to it" >&2; exit 1; }
+	fi
+	i=$((i + 1))
 done
-for id in "$@"; do
-	rm -rf "$releases/$id" "$envs/$id.env" "$records/$id.json" "$run/$id.sock"
-done
+rm -rf "$@"
 `
 
 // Remove deletes releases from the host. It fails, removing nothing, when
@@ -66,7 +68,10 @@ func Remove(ctx context.Context, t remote.Transport, l Layout, ids ...string) er
 			return fmt.Errorf("refusing to remove the invalid release id %q", id)
 		}
 	}
-	args := append([]string{l.Current(), l.Releases(), l.EnvDir(), l.StateDir(), l.Run()}, ids...)
+	args := []string{l.Current()}
+	for _, id := range ids {
+		args = append(args, l.Release(id), l.EnvFile(id), l.StateFile(id), l.Socket(id))
+	}
 	_, err := remote.Output(ctx, t, remote.Script(removeScript, args...))
 	return err
 }

@@ -86,12 +86,12 @@ var caddySiteTemplate = template.Must(template.New("caddy").Funcs(funcs).Parse(`
 		max_size {{size .Web.MaxBodySize}}
 	}
 	handle_path {{caddy (print .Web.StaticURL "*")}} {
-		root * {{caddy (print .L.Current "/.hoist-static")}}
+		root * {{caddy .L.LiveStatic}}
 		header Cache-Control "public, max-age=604800"
 		file_server
 	}
 	handle_path {{caddy (print .Web.MediaURL "*")}} {
-		root * {{caddy (print .L.Current "/.hoist-media")}}
+		root * {{caddy .L.LiveMedia}}
 		file_server
 	}
 	handle {

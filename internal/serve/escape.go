@@ -29,6 +29,24 @@ func unitPlain(s string) (string, error) {
 	return strings.ReplaceAll(s, "%", "%%"), nil
 }
 
+// unitInstancePath writes a Layout path built for the release id "%i"
+// (systemd's instance specifier): the rest of the path is escaped, the
+// specifier kept.
+func unitInstancePath(p string) (string, error) {
+	parts := strings.Split(p, "%i")
+	for i, part := range parts {
+		if part == "" {
+			continue
+		}
+		esc, err := unitPlain(part)
+		if err != nil {
+			return "", err
+		}
+		parts[i] = esc
+	}
+	return strings.Join(parts, "%i"), nil
+}
+
 // unitArg writes s as one argument of an ExecStart= command line: in
 // double quotes, with \ and " escaped, % doubled (a specifier) and $
 // doubled (systemd expands $NAME in command lines).

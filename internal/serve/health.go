@@ -80,6 +80,7 @@ func (e *CheckError) Error() string {
 		fmt.Fprintf(&b, "GET %s (Host: %s) answered %d but the body lacks %q", e.Path, e.HostHdr, e.Last.Status, e.Want.Contains)
 	}
 	if body := strings.TrimSpace(e.Last.Body); body != "" && !e.Crashed {
+		body = remote.Redact(body) // before the cut, which could split a secret
 		if len(body) > 600 {
 			body = body[:600] + " ..."
 		}

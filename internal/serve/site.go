@@ -108,6 +108,7 @@ type view struct {
 // format; numbers are the only thing written bare.
 var funcs = template.FuncMap{
 	"unit":  unitPlain,
+	"inst":  unitInstancePath,
 	"arg":   unitArg,
 	"ngx":   nginxString,
 	"caddy": caddyString,
@@ -121,7 +122,7 @@ var socketUnit = template.Must(template.New("socket").Funcs(funcs).Parse(`# Writ
 Description=hoist {{unit .App}}: socket of release %i
 
 [Socket]
-ListenStream={{unit .L.Run}}/%i.sock
+ListenStream={{inst (.L.Socket "%i")}}
 SocketUser={{unit .User}}
 SocketGroup={{unit .WebGroup}}
 SocketMode=0660
@@ -143,11 +144,11 @@ After=network.target {{unit .Unit}}@%i.socket
 Type=notify
 NotifyAccess=main
 User={{unit .User}}
-WorkingDirectory={{unit .L.Releases}}/%i{{if ne .ProjectDir "."}}/{{unit .ProjectDir}}{{end}}
+WorkingDirectory={{inst (.L.Release "%i")}}{{if ne .ProjectDir "."}}/{{unit .ProjectDir}}{{end}}
 EnvironmentFile=-{{unit .L.SharedEnv}}
-EnvironmentFile={{unit .L.EnvDir}}/%i.env
-Environment=HOIST_RELEASE=%i PATH={{unit .L.Releases}}/%i/.venv/bin:/usr/local/bin:/usr/bin:/bin
-ExecStart={{unit .L.Releases}}/%i/.venv/bin/python -m gunicorn --workers {{.Gunicorn.Workers}} --timeout {{.Gunicorn.Timeout}} --graceful-timeout {{.Gunicorn.GracefulTimeout}} --access-logfile -{{range .Gunicorn.Args}} {{arg .}}{{end}} {{arg .WSGI}}
+EnvironmentFile={{inst (.L.EnvFile "%i")}}
+Environment=HOIST_RELEASE=%i PATH={{inst (.L.Venv "%i")}}/bin:/usr/local/bin:/usr/bin:/bin
+ExecStart={{inst (.L.Venv "%i")}}/bin/python -m gunicorn --workers {{.Gunicorn.Workers}} --timeout {{.Gunicorn.Timeout}} --graceful-timeout {{.Gunicorn.GracefulTimeout}} --access-logfile -{{range .Gunicorn.Args}} {{arg .}}{{end}} {{arg .WSGI}}
 KillMode=mixed
 TimeoutStopSec={{add .Gunicorn.GracefulTimeout 10}}
 Restart=on-failure
@@ -187,13 +188,13 @@ server {
     client_max_body_size {{ngx .Web.MaxBodySize}};
 
     location {{ngx .Web.StaticURL}} {
-        alias {{ngx (print .L.Current "/.hoist-static/")}};
+        alias {{ngx (print .L.LiveStatic "/")}};
         expires 7d;
         access_log off;
     }
 
     location {{ngx .Web.MediaURL}} {
-        alias {{ngx (print .L.Current "/.hoist-media/")}};
+        alias {{ngx (print .L.LiveMedia "/")}};
     }
 
     location / {
