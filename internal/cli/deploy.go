@@ -57,7 +57,8 @@ host, the new release is removed and the lock is released.`,
 
 func runDeploy(ctx context.Context, g *globalOptions, stage string, opts *deployOptions) error {
 	start := time.Now()
-	if opts.Migrate != "auto" && opts.Migrate != "skip" && opts.Migrate != "only" {
+	mode := deploy.MigrateMode(opts.Migrate)
+	if mode != deploy.MigrateAuto && mode != deploy.MigrateSkip && mode != deploy.MigrateOnly {
 		return &UsageError{fmt.Errorf("--migrate is auto, skip or only, not %q", opts.Migrate)}
 	}
 	c, s, secrets, err := g.loadStageSecrets(stage)
@@ -71,11 +72,11 @@ func runDeploy(ctx context.Context, g *globalOptions, stage string, opts *deploy
 	defer t.Close()
 	if err := t.Deploy(ctx, deploy.Options{
 		Ref: opts.Ref, Batch: opts.Batch, Command: commandLine(), Secrets: secrets,
-		SkipChecks: opts.SkipChecks, Migrate: opts.Migrate, AllowUnsafe: opts.AllowUnsafe,
+		SkipChecks: opts.SkipChecks, Migrate: mode, AllowUnsafe: opts.AllowUnsafe,
 	}); err != nil {
 		return redacted(t.UI.Redact, err)
 	}
-	if opts.Migrate == "only" {
+	if mode == deploy.MigrateOnly {
 		t.UI.Result("migrated %s in %.1fs; nothing was switched", stage, time.Since(start).Seconds())
 		return nil
 	}

@@ -554,12 +554,12 @@ func (d *decoder) checkHosts(stage string, s *Stage) {
 		}
 		rk := hk + ".roles"
 		if !d.given(rk) {
-			h.Roles = []string{"web"}
+			h.Roles = []Role{WebRole}
 		} else if len(h.Roles) == 0 {
 			d.errorf(d.at(rk), rk, "needs at least one role: web or worker")
 		}
 		for j, r := range h.Roles {
-			if k := fmt.Sprintf("%s[%d]", rk, j); d.given(k) && r != "web" && r != "worker" {
+			if k := fmt.Sprintf("%s[%d]", rk, j); d.given(k) && r != WebRole && r != WorkerRole {
 				d.errorf(d.at(k), k, "unknown role %q: use web or worker", r)
 			}
 		}

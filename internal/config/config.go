@@ -97,6 +97,14 @@ type Stage struct {
 // Host is one SSH target. In YAML it is either a string or a mapping.
 type Host struct {
 	Address string   `yaml:"host"`  // user@host:port, an ~/.ssh/config alias, or "local"
-	Roles   []string `yaml:"roles"` // default [web]
+	Roles   []Role `yaml:"roles"` // default [web]
 	Primary bool     `yaml:"primary"`
 }
+
+// Role is what a host does for the app.
+type Role string
+
+const (
+	WebRole    Role = "web"    // serves HTTP: gunicorn behind the web server
+	WorkerRole Role = "worker" // gets every release, serves no HTTP
+)

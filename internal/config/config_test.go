@@ -96,9 +96,9 @@ func TestParseFull(t *testing.T) {
 			{
 				Name: "production",
 				Hosts: []*Host{
-					{Address: "deploy@203.0.113.5:2222", Roles: []string{"web"}},
-					{Address: "web2", Roles: []string{"web"}, Primary: true},
-					{Address: "deploy@[2001:db8::1]", Roles: []string{"worker"}},
+					{Address: "deploy@203.0.113.5:2222", Roles: []Role{WebRole}},
+					{Address: "web2", Roles: []Role{WebRole}, Primary: true},
+					{Address: "deploy@[2001:db8::1]", Roles: []Role{WorkerRole}},
 				},
 				DeployTo:    "/srv/notes-prod",
 				Ref:         "v1.2.0",
@@ -107,7 +107,7 @@ func TestParseFull(t *testing.T) {
 				SecretsFile: "/etc/notes.env",
 				Domains:     []string{},
 			},
-			{Name: "staging", Hosts: []*Host{{Address: "local", Roles: []string{"web"}}}, Ref: "HEAD"},
+			{Name: "staging", Hosts: []*Host{{Address: "local", Roles: []Role{WebRole}}}, Ref: "HEAD"},
 		},
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -144,7 +144,7 @@ func TestParseDefaults(t *testing.T) {
 		Web:          Web{Server: "nginx", Port: 80, StaticURL: "/static/", MediaURL: "/media/", MaxBodySize: "10m", TLS: "auto"},
 		Gunicorn:     Gunicorn{Workers: 2, Timeout: 30, GracefulTimeout: 30},
 		Health:       Health{Paths: []string{"/"}, Path: "/", Status: 200, Timeout: 5 * time.Second, Retries: 10},
-		Stages:       []*Stage{{Name: "production", Hosts: []*Host{{Address: "deploy@example.com", Roles: []string{"web"}}}, Ref: "HEAD"}},
+		Stages:       []*Stage{{Name: "production", Hosts: []*Host{{Address: "deploy@example.com", Roles: []Role{WebRole}}}, Ref: "HEAD"}},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got\n%s\nwant\n%s", sprint(c), sprint(want))

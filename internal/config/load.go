@@ -283,6 +283,19 @@ func (d *decoder) decode(path string, key, val ast.Node, v reflect.Value) {
 		}
 		return
 	}
+	if v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String && v.Type() != reflect.TypeOf([]string(nil)) {
+		// Lists of named strings (roles) decode as []string.
+		var strs []string
+		d.decode(path, key, val, reflect.ValueOf(&strs).Elem())
+		if strs != nil {
+			out := reflect.MakeSlice(v.Type(), len(strs), len(strs))
+			for i, s := range strs {
+				out.Index(i).SetString(s)
+			}
+			v.Set(out)
+		}
+		return
+	}
 	switch p := v.Addr().Interface().(type) {
 	case *int:
 		n, ok := intValue(val)

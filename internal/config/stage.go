@@ -42,7 +42,7 @@ func (s *Stage) Primary() *Host {
 		}
 	}
 	for _, h := range s.Hosts {
-		if slices.Contains(h.Roles, "web") {
+		if slices.Contains(h.Roles, WebRole) {
 			return h
 		}
 	}

@@ -24,9 +24,18 @@ type Options struct {
 	Secrets map[string]string
 
 	SkipChecks  bool
-	Migrate     string // auto (default): migrate on the primary; skip; only: migrate and switch nothing
+	Migrate     MigrateMode
 	AllowUnsafe bool   // apply migrations the live release cannot survive
 }
+
+// MigrateMode is what a deploy does with migrations (--migrate).
+type MigrateMode string
+
+const (
+	MigrateAuto MigrateMode = "auto" // migrate on the primary before the switch
+	MigrateSkip MigrateMode = "skip" // leave them unapplied
+	MigrateOnly MigrateMode = "only" // migrate and switch nothing: the "expand" step alone
+)
 
 // FailedError is a deploy that stopped. Live says what serves now.
 type FailedError struct {
@@ -119,7 +128,7 @@ func (t *Target) Deploy(ctx context.Context, opts Options) (err error) {
 		run  func(context.Context) error
 	}
 	steps := []step{{"inspect", d.inspect}, {"ship", d.ship}, {"build", d.build}, {"migrate", d.migrate}}
-	if opts.Migrate != "only" {
+	if opts.Migrate != MigrateOnly {
 		steps = append(steps, step{"health", d.startInstances}, step{"switch", d.switchHosts})
 	}
 	for _, s := range steps {
@@ -131,7 +140,7 @@ func (t *Target) Deploy(ctx context.Context, opts Options) (err error) {
 			return err
 		}
 	}
-	if opts.Migrate == "only" {
+	if opts.Migrate == MigrateOnly {
 		d.migrateOnlyDone(context.WithoutCancel(ctx))
 		return nil
 	}
@@ -170,7 +179,7 @@ const minFreeKiB = 200 * 1024
 // hosts are the hosts the release is built on: with --migrate=only, the
 // primary alone, which is all migrating needs.
 func (d *deployRun) hosts() []*remote.Host {
-	if d.opts.Migrate == "only" {
+	if d.opts.Migrate == MigrateOnly {
 		return []*remote.Host{d.t.Primary}
 	}
 	return d.t.Hosts
@@ -349,7 +358,7 @@ func (d *deployRun) migrate(ctx context.Context) error {
 			u.Step(h.Name, "migrate", "%s%s", mark, op.Describe)
 		}
 	}
-	if d.opts.Migrate == "skip" {
+	if d.opts.Migrate == MigrateSkip {
 		u.Warn("--migrate=skip: %d migration(s) left unapplied; the new code runs on the old schema", len(plan))
 		return nil
 	}

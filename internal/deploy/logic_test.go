@@ -57,7 +57,7 @@ func newFleet(t *testing.T, n int) *fleet {
 	tg := &Target{
 		Config: &config.Config{App: "demo", KeepReleases: 3},
 		Stage:  stage, Layout: release.Layout{Root: root},
-		UI: ui.New(out, false), roles: map[*remote.Host][]string{},
+		UI: ui.New(out, false), roles: map[*remote.Host][]config.Role{},
 	}
 	f := &fleet{Target: tg, out: out}
 	for i := range n {
@@ -67,7 +67,7 @@ func newFleet(t *testing.T, n int) *fleet {
 		}
 		h := &remote.Host{Name: fmt.Sprintf("h%d", i+1), Transport: nsTransport{dir, root}, Root: true}
 		tg.Hosts = append(tg.Hosts, h)
-		tg.roles[h] = []string{"web"}
+		tg.roles[h] = []config.Role{config.WebRole}
 		f.dirs = append(f.dirs, dir)
 	}
 	tg.Primary = tg.Hosts[0]

@@ -33,6 +33,13 @@ func (t *Target) Rollback(ctx context.Context, opts RollbackOptions) (err error)
 		return err
 	}
 	defer lock.Release(context.WithoutCancel(ctx))
+	// Before the switch, an interruption changes nothing: say so plainly.
+	switched := false
+	defer func() {
+		if err != nil && ctx.Err() != nil && !switched {
+			err = fmt.Errorf("rollback interrupted before any host switched: nothing was changed (%w)", context.Cause(ctx))
+		}
+	}()
 
 	// Every host must hold the same live release and the target, or a
 	// rollback would leave mixed versions.
@@ -125,6 +132,7 @@ func (t *Target) Rollback(ctx context.Context, opts RollbackOptions) (err error)
 		return fmt.Errorf("%w\n%s still serves on every host", err, live)
 	}
 	holdBefore(ctx, "switch")
+	switched = true
 	if err := cut.Switch(ctx); err != nil {
 		if rerr := cut.Undo(clean); rerr != nil {
 			return fmt.Errorf("%w\nand switching back failed too; hoist status %s shows each host:\n%v", err, t.Stage.Name, rerr)

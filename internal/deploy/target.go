@@ -30,7 +30,7 @@ type Target struct {
 	Primary *remote.Host
 	Layout  release.Layout
 	UI      *ui.UI
-	roles   map[*remote.Host][]string
+	roles   map[*remote.Host][]config.Role
 	dial    remote.DialOptions
 	address map[*remote.Host]string
 }
@@ -38,7 +38,7 @@ type Target struct {
 // Open connects to every host of the stage at once. If any host cannot be
 // reached, it closes the others and nothing has been changed anywhere.
 func Open(ctx context.Context, c *config.Config, s *config.Stage, dial remote.DialOptions, u *ui.UI) (*Target, error) {
-	t := &Target{Config: c, Stage: s, Layout: release.Layout{Root: c.DeployPath(s)}, UI: u, roles: map[*remote.Host][]string{},
+	t := &Target{Config: c, Stage: s, Layout: release.Layout{Root: c.DeployPath(s)}, UI: u, roles: map[*remote.Host][]config.Role{},
 		dial: dial, address: map[*remote.Host]string{}}
 	t.Hosts = make([]*remote.Host, len(s.Hosts))
 	errs := make([]error, len(s.Hosts))
@@ -143,7 +143,7 @@ func (t *Target) Web() []*remote.Host {
 	var web []*remote.Host
 	for _, h := range t.Hosts {
 		for _, r := range t.roles[h] {
-			if r == "web" {
+			if r == config.WebRole {
 				web = append(web, h)
 				break
 			}
