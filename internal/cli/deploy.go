@@ -70,6 +70,7 @@ func runDeploy(ctx context.Context, g *globalOptions, stage string, opts *deploy
 		return err
 	}
 	defer t.Close()
+	defer g.writeTimings(t)
 	if err := t.Deploy(ctx, deploy.Options{
 		Ref: opts.Ref, Batch: opts.Batch, Command: commandLine(), Secrets: secrets,
 		SkipChecks: opts.SkipChecks, Migrate: mode, AllowUnsafe: opts.AllowUnsafe,

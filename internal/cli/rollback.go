@@ -47,6 +47,7 @@ func runRollback(ctx context.Context, g *globalOptions, stage string, opts deplo
 		return err
 	}
 	defer t.Close()
+	defer g.writeTimings(t)
 	opts.Command = commandLine()
 	return t.Rollback(ctx, opts)
 }

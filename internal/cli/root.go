@@ -27,6 +27,7 @@ var Version = "dev"
 type globalOptions struct {
 	Dir            string
 	JSON           bool
+	Timings        bool
 	Identity       string
 	ConnectTimeout time.Duration
 	Out, Err       io.Writer
@@ -56,6 +57,7 @@ server, then "hoist deploy STAGE".`,
 	f := root.PersistentFlags()
 	f.StringVarP(&g.Dir, "chdir", "C", "", "the project directory holding hoist.yml (default: the current directory or the nearest parent with a hoist.yml)")
 	f.BoolVar(&g.JSON, "json", false, "print one JSON event per line, for CI")
+	f.BoolVar(&g.Timings, "timings", false, "after a deploy or rollback, print how long each step took on each host")
 	f.StringVarP(&g.Identity, "identity", "i", "", "SSH private key to try first")
 	f.DurationVar(&g.ConnectTimeout, "connect-timeout", 0, "how long to wait for each host to answer (default: ConnectTimeout from ~/.ssh/config, else 10s)")
 
@@ -209,6 +211,14 @@ func (g *globalOptions) ui() *ui.UI {
 		g.u = ui.New(g.Out, g.JSON)
 	}
 	return g.u
+}
+
+// writeTimings prints the table of step timings when --timings asks for
+// it (with --json they are events already).
+func (g *globalOptions) writeTimings(t *deploy.Target) {
+	if g.Timings && !g.JSON {
+		t.UI.WriteTimings(g.Out)
+	}
 }
 
 // commandLine is what a lock says is running.

@@ -58,7 +58,7 @@ func (t *Target) NewCutover(run Runner, to string, from map[*remote.Host]string,
 // Start runs the new release beside the old one on every web host and
 // waits until each is healthy.
 func (c *Cutover) Start(ctx context.Context) error {
-	return Each(ctx, c.t.Web(), "health", func(ctx context.Context, h *remote.Host) error {
+	return c.t.each(ctx, c.t.Web(), "health", func(ctx context.Context, h *remote.Host) error {
 		c.mu.Lock()
 		c.started = append(c.started, h)
 		c.mu.Unlock()
@@ -83,7 +83,7 @@ func (c *Cutover) Switch(ctx context.Context) error {
 		c.mu.Lock()
 		c.switched = append(c.switched, batch...)
 		c.mu.Unlock()
-		err := Each(ctx, batch, "switch", func(ctx context.Context, h *remote.Host) error {
+		err := c.t.each(ctx, batch, "switch", func(ctx context.Context, h *remote.Host) error {
 			web := c.t.isWeb(h)
 			if err := release.Switch(ctx, h, c.t.Layout, c.to, web); err != nil {
 				return err
@@ -115,7 +115,7 @@ func (c *Cutover) Undo(ctx context.Context) error {
 	var errs []error
 	serving := map[*remote.Host]bool{}
 	var mu sync.Mutex
-	err := Each(ctx, c.switched, "revert", func(ctx context.Context, h *remote.Host) error {
+	err := c.t.each(ctx, c.switched, "revert", func(ctx context.Context, h *remote.Host) error {
 		prev := c.from[h]
 		if prev == "" {
 			mu.Lock()
@@ -141,7 +141,7 @@ func (c *Cutover) Undo(ctx context.Context) error {
 			stop = append(stop, h)
 		}
 	}
-	if err := Each(ctx, stop, "clean-up", func(ctx context.Context, h *remote.Host) error {
+	if err := c.t.each(ctx, stop, "clean-up", func(ctx context.Context, h *remote.Host) error {
 		return c.run.Stop(ctx, h, c.to)
 	}); err != nil {
 		errs = append(errs, err)
@@ -162,7 +162,7 @@ func (c *Cutover) Switched() bool {
 // left as rolled back, so the next rollback goes further back.
 func (c *Cutover) Finish(ctx context.Context, rollback bool) error {
 	t := c.t
-	return Each(ctx, t.Hosts, "finish", func(ctx context.Context, h *remote.Host) error {
+	return c.t.each(ctx, t.Hosts, "finish", func(ctx context.Context, h *remote.Host) error {
 		inv, err := release.ReadInventory(ctx, h, t.Layout, t.Site(h).Unit())
 		if err != nil {
 			return err

@@ -76,6 +76,7 @@ func (t *Target) Deploy(ctx context.Context, opts Options) (err error) {
 	d := &deployRun{t: t, opts: opts, start: time.Now(), previous: map[*remote.Host]string{}}
 
 	art, err := BuildArtifact(ctx, c.Dir, ref, c.Requirements)
+	u.Timed("", "pack", time.Since(d.start))
 	if err != nil {
 		return err
 	}
@@ -90,7 +91,9 @@ func (t *Target) Deploy(ctx context.Context, opts Options) (err error) {
 	if opts.SkipChecks {
 		u.Warn("skipping Django's checks (--skip-checks)")
 	} else {
+		start := time.Now()
 		ran, err := CheckLocally(ctx, art, c.Dir, c.ProjectDir, StageEnv(c, t.Stage, opts.Secrets))
+		u.Timed("", "checks", time.Since(start))
 		if err != nil {
 			return err
 		}
@@ -107,7 +110,9 @@ func (t *Target) Deploy(ctx context.Context, opts Options) (err error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	holdBefore(ctx, "lock")
+	lockStart := time.Now()
 	lock, err := t.TakeLock(ctx, opts.Command, cancel)
+	u.Timed("", "lock", time.Since(lockStart))
 	if err != nil {
 		return err
 	}
@@ -136,7 +141,10 @@ func (t *Target) Deploy(ctx context.Context, opts Options) (err error) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := s.run(ctx); err != nil {
+		start := time.Now()
+		err := s.run(ctx)
+		u.Timed("", s.name, time.Since(start))
+		if err != nil {
 			return err
 		}
 	}
@@ -145,13 +153,15 @@ func (t *Target) Deploy(ctx context.Context, opts Options) (err error) {
 		return nil
 	}
 	holdBefore(ctx, "finish")
+	start := time.Now()
 	d.finish(context.WithoutCancel(ctx))
+	u.Timed("", "finish", time.Since(start))
 	return nil
 }
 
 // preflight refuses a host hoist setup has not prepared for this hoist.yml.
 func (t *Target) preflight(ctx context.Context) error {
-	return Each(ctx, t.Hosts, "preflight", func(ctx context.Context, h *remote.Host) error {
+	return t.each(ctx, t.Hosts, "preflight", func(ctx context.Context, h *remote.Host) error {
 		script := `cat "$1" 2>/dev/null || echo missing; df -Pk "$2" 2>/dev/null | awk 'NR==2 {print "free " $4}'`
 		out, err := remote.Output(ctx, h, remote.Script(script, t.Layout.SetupMarker(), t.Layout.Root))
 		if err != nil {
@@ -193,7 +203,7 @@ func (d *deployRun) inspect(ctx context.Context) error {
 		return err
 	}
 	d.invs = invs
-	return Each(ctx, d.hosts(), "inspect", func(ctx context.Context, h *remote.Host) error {
+	return d.t.each(ctx, d.hosts(), "inspect", func(ctx context.Context, h *remote.Host) error {
 		d.mu.Lock()
 		d.previous[h] = invs[h].Live
 		d.mu.Unlock()
@@ -208,7 +218,7 @@ func (d *deployRun) record(h *remote.Host, state release.State, venv string) rel
 
 // ship sends the artifact to each host that lacks it.
 func (d *deployRun) ship(ctx context.Context) error {
-	return Each(ctx, d.hosts(), "ship", func(ctx context.Context, h *remote.Host) error {
+	return d.t.each(ctx, d.hosts(), "ship", func(ctx context.Context, h *remote.Host) error {
 		have, err := release.HasArtifact(ctx, h, d.t.Layout, d.art.Sum)
 		if err != nil {
 			return err
@@ -234,7 +244,7 @@ func (d *deployRun) ship(ctx context.Context) error {
 func (d *deployRun) build(ctx context.Context) error {
 	c, l := d.t.Config, d.t.Layout
 	env := StageEnv(c, d.t.Stage, d.opts.Secrets)
-	return Each(ctx, d.hosts(), "build", func(ctx context.Context, h *remote.Host) error {
+	return d.t.each(ctx, d.hosts(), "build", func(ctx context.Context, h *remote.Host) error {
 		u := d.t.UI
 		if err := release.Unpack(ctx, h, l, d.id, d.art.Sum); err != nil {
 			return fmt.Errorf("unpack: %w", err)
@@ -466,7 +476,7 @@ func (d *deployRun) fail(ctx, runCtx context.Context, cause error) error {
 		}
 	}
 	// Remove refuses the release a host serves (a revert that failed).
-	if err := Each(ctx, d.hosts(), "clean-up", func(ctx context.Context, h *remote.Host) error {
+	if err := t.each(ctx, d.hosts(), "clean-up", func(ctx context.Context, h *remote.Host) error {
 		return release.Remove(ctx, h, t.Layout, d.id)
 	}); err != nil {
 		problems = append(problems, err.Error())

@@ -31,7 +31,7 @@ func (t *Target) record(ctx context.Context, e Entry) {
 	e.Error = t.UI.Redact(e.Error)
 	line, _ := json.Marshal(e)
 	line = append(line, '\n')
-	err := Each(ctx, t.Hosts, "history", func(ctx context.Context, h *remote.Host) error {
+	err := t.each(ctx, t.Hosts, "history", func(ctx context.Context, h *remote.Host) error {
 		_, err := remote.OutputWithInput(ctx, h, remote.Script(`mkdir -p "$(dirname "$1")" && cat >> "$1"`, t.Layout.History()), bytes.NewReader(line))
 		return err
 	})

@@ -16,7 +16,7 @@ import (
 func (t *Target) reconcile(ctx context.Context, run Runner) (map[*remote.Host]release.Inventory, error) {
 	invs := map[*remote.Host]release.Inventory{}
 	var mu sync.Mutex
-	err := Each(ctx, t.Hosts, "reconcile", func(ctx context.Context, h *remote.Host) error {
+	err := t.each(ctx, t.Hosts, "reconcile", func(ctx context.Context, h *remote.Host) error {
 		inv, err := release.ReadInventory(ctx, h, t.Layout, t.Site(h).Unit())
 		if err != nil {
 			return err

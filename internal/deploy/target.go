@@ -157,6 +157,16 @@ func (t *Target) Site(h *remote.Host) serve.Site {
 	return serve.NewSite(t.Config, t.Stage, h.User)
 }
 
+// each is Each for a step of a run: it records how long the step took on
+// each host, for --json and --timings.
+func (t *Target) each(ctx context.Context, hosts []*remote.Host, step string, fn func(ctx context.Context, h *remote.Host) error) error {
+	return Each(ctx, hosts, step, func(ctx context.Context, h *remote.Host) error {
+		start := time.Now()
+		defer func() { t.UI.Timed(h.Name, step, time.Since(start)) }()
+		return fn(ctx, h)
+	})
+}
+
 // Each runs fn on every host in hosts at once and waits for all of them.
 // Errors are tagged with host and step; all of them are returned.
 func Each(ctx context.Context, hosts []*remote.Host, step string, fn func(ctx context.Context, h *remote.Host) error) error {

@@ -21,6 +21,7 @@ type UI struct {
 	json    bool
 	secrets []string
 	start   time.Time
+	timings []timing
 }
 
 // New returns a UI writing to out.
