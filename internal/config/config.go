@@ -96,9 +96,9 @@ type Stage struct {
 
 // Host is one SSH target. In YAML it is either a string or a mapping.
 type Host struct {
-	Address string   `yaml:"host"`  // user@host:port, an ~/.ssh/config alias, or "local"
+	Address string `yaml:"host"`  // user@host:port, an ~/.ssh/config alias, or "local"
 	Roles   []Role `yaml:"roles"` // default [web]
-	Primary bool     `yaml:"primary"`
+	Primary bool   `yaml:"primary"`
 }
 
 // Role is what a host does for the app.

@@ -25,7 +25,7 @@ type Options struct {
 
 	SkipChecks  bool
 	Migrate     MigrateMode
-	AllowUnsafe bool   // apply migrations the live release cannot survive
+	AllowUnsafe bool // apply migrations the live release cannot survive
 }
 
 // MigrateMode is what a deploy does with migrations (--migrate).
