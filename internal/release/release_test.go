@@ -81,3 +81,17 @@ func TestEnvFileRoundTrip(t *testing.T) {
 		t.Error("a value with a line break must be refused")
 	}
 }
+
+// An instance whose stop a switch scheduled (its timer runs) is draining,
+// not stray: reconcile leaves it to its timer, status does not complain.
+func TestDrainingInstanceIsNotStray(t *testing.T) {
+	out := "\x1dlive\n/srv/app/releases/r2\n\x1drunning\n" +
+		"hoist-app@20261102T100000Z-bbbbbb2.service\nhoist-app@20261101T100000Z-aaaaaa1.service\n" +
+		"hoist-app-stop-20261101T100000Z-aaaaaa1.timer\nhoist-app@20261031T100000Z-999999a.service\n"
+	inv := parseInventory(out, "hoist-app")
+	inv.Live = "20261102T100000Z-bbbbbb2"
+	rep := Reconcile(inv)
+	if len(rep.Stop) != 1 || rep.Stop[0] != "20261031T100000Z-999999a" {
+		t.Errorf("stop = %v, want only the instance without a timer", rep.Stop)
+	}
+}
