@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -49,8 +50,10 @@ func runLock(ctx context.Context, g *globalOptions, stage string, opts *lockOpti
 	for _, l := range locks {
 		if l.Holder == nil {
 			fmt.Fprintf(g.Out, "%s: free\n", l.Host)
+		} else if l.Expired() {
+			fmt.Fprintf(g.Out, "%s: held by a dead run: %s, last renewed %s ago; the next run takes it over\n", l.Host, l.Holder, l.Holder.Age.Round(time.Second))
 		} else {
-			fmt.Fprintf(g.Out, "%s: locked by %s\n", l.Host, l.Holder)
+			fmt.Fprintf(g.Out, "%s: locked by %s, renewed %s ago\n", l.Host, l.Holder, l.Holder.Age.Round(time.Second))
 		}
 	}
 	return nil
