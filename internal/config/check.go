@@ -243,7 +243,77 @@ func (d *decoder) check(c *Config) {
 	d.checkWeb(&c.Web)
 	d.checkGunicorn(&c.Gunicorn)
 	d.checkHealth(&c.Health)
+	d.checkPackages(c.Packages)
+	d.checkProcesses(c.Processes)
+	d.checkCommands("build", c.Build)
+	d.checkCommands("release", c.Release)
+	d.checkCommands("hooks.before_deploy", c.Hooks.BeforeDeploy)
+	d.checkCommands("hooks.after_deploy", c.Hooks.AfterDeploy)
+	d.checkCommands("hooks.on_failure", c.Hooks.OnFailure)
+	d.checkChecks("checks", &c.Checks, FailOnError)
 	d.checkStages(c)
+}
+
+var (
+	packageRe = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+$`)
+	processRe = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,30}$`)
+	checkIDRe = regexp.MustCompile(`^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)+$`)
+)
+
+// checkPackages: Debian package names, passed to apt-get as they are.
+func (d *decoder) checkPackages(names []string) {
+	for i, n := range names {
+		if k := fmt.Sprintf("packages[%d]", i); !packageRe.MatchString(n) {
+			d.errorf(d.at(k), k, "%q is not a Debian package name like libpq5 or python3-psycopg2", n)
+		}
+	}
+}
+
+func (d *decoder) checkProcesses(procs []*Process) {
+	for _, p := range procs {
+		key := join("processes", p.Name)
+		if !processRe.MatchString(p.Name) {
+			d.errorf(d.keyAt(key), key, "%q is not a valid process name: lowercase letters, digits, - and _, starting with a letter, at most 31 characters (it names systemd units)", p.Name)
+		}
+		if strings.TrimSpace(p.Command) == "" {
+			d.errorf(d.keyAt(key), key, "needs a command, like celery -A proj worker -l info")
+		}
+		for j, r := range p.Roles {
+			if k := fmt.Sprintf("%s.roles[%d]", key, j); r != WebRole && r != WorkerRole {
+				d.errorf(d.at(k), k, "%q is not a role: web or worker", r)
+			}
+		}
+		if k := key + ".stop_timeout"; !d.given(k) {
+			p.StopTimeout = 30 * time.Second
+		} else if p.StopTimeout < time.Second || p.StopTimeout > time.Hour {
+			d.errorf(d.at(k), k, "must be between 1s and 1h, not %s", p.StopTimeout)
+		}
+	}
+}
+
+// checkCommands: shell command lines from the user's own hoist.yml; only
+// emptiness is wrong (control characters are refused everywhere).
+func (d *decoder) checkCommands(key string, cmds []string) {
+	for i, c := range cmds {
+		if k := fmt.Sprintf("%s[%d]", key, i); strings.TrimSpace(c) == "" {
+			d.errorf(d.at(k), k, "an empty command")
+		}
+	}
+}
+
+// checkChecks validates checks (the app's, or a stage's over it); def is
+// the fail level when none is given.
+func (d *decoder) checkChecks(key string, c *Checks, def FailLevel) {
+	if !d.given(key + ".fail_level") {
+		c.FailLevel = def
+	} else {
+		oneOf(d, key+".fail_level", &c.FailLevel, FailOnError, FailOnWarning)
+	}
+	for i, id := range c.Silence {
+		if k := fmt.Sprintf("%s.silence[%d]", key, i); !checkIDRe.MatchString(id) {
+			d.errorf(d.at(k), k, "%q is not a Django check id like security.W004", id)
+		}
+	}
 }
 
 // checkRequirements defaults requirements to requirements.txt when the
@@ -511,6 +581,10 @@ func (d *decoder) checkStages(c *Config) {
 			d.text(key+".secrets_file", &s.SecretsFile, "")
 		}
 		d.checkDomains(key+".domains", s.Domains)
+		d.checkChecks(key+".checks", &s.Checks, c.Checks.FailLevel)
+		if !d.given(key + ".checks.silence") {
+			s.Checks.Silence = c.Checks.Silence
+		}
 	}
 }
 

@@ -29,6 +29,12 @@ type Config struct {
 	Web                Web               `yaml:"web"`
 	Gunicorn           Gunicorn          `yaml:"gunicorn"`
 	Health             Health            `yaml:"health"`
+	Packages           []string          `yaml:"packages"`  // Debian packages setup installs on every host
+	Processes          []*Process        `yaml:"processes"` // background processes; a mapping in YAML, kept in file order
+	Build              []string          `yaml:"build"`     // shell commands run in every new release on every host, after collectstatic
+	Release            []string          `yaml:"release"`   // shell commands run once on the primary after migrating, before the switch
+	Hooks              Hooks             `yaml:"hooks"`
+	Checks             Checks            `yaml:"checks"`
 	Stages             []*Stage          `yaml:"stages"` // a mapping in YAML, kept in file order
 }
 
@@ -92,6 +98,7 @@ type Stage struct {
 	Secrets     []string          `yaml:"secrets"`   // added to the app's
 	SecretsFile string            `yaml:"secrets_file"`
 	Domains     []string          `yaml:"domains"` // overrides web.domains
+	Checks      Checks            `yaml:"checks"`  // overrides the app's, key by key
 }
 
 // Host is one SSH target. In YAML it is either a string or a mapping.
@@ -107,4 +114,35 @@ type Role string
 const (
 	WebRole    Role = "web"    // serves HTTP: gunicorn behind the web server
 	WorkerRole Role = "worker" // gets every release, serves no HTTP
+)
+
+// Process is a background process of the app (a Celery worker, a
+// management command loop), run per release beside the web processes.
+type Process struct {
+	Name        string        `yaml:"-"`            // the mapping key
+	Command     string        `yaml:"command"`      // a shell command line, run in the release
+	Roles       []Role        `yaml:"roles"`        // hosts with these roles run it; default: worker hosts, else the primary
+	StopTimeout time.Duration `yaml:"stop_timeout"` // how long a stop waits before SIGKILL; default 30s
+}
+
+// Hooks are shell commands run on the deploying machine.
+type Hooks struct {
+	BeforeDeploy []string `yaml:"before_deploy"`
+	AfterDeploy  []string `yaml:"after_deploy"`
+	OnFailure    []string `yaml:"on_failure"`
+}
+
+// Checks tunes Django's checks before a deploy.
+type Checks struct {
+	FailLevel FailLevel `yaml:"fail_level"` // error (default) | warning
+	Silence   []string  `yaml:"silence"`    // check ids never shown nor fatal, like security.W004
+}
+
+// FailLevel is the lowest level of Django check message that stops a
+// deploy.
+type FailLevel string
+
+const (
+	FailOnError   FailLevel = "error"   // errors, DEBUG on, a missing or weak SECRET_KEY stop it; warnings are shown
+	FailOnWarning FailLevel = "warning" // every warning stops it too
 )

@@ -92,6 +92,7 @@ func TestParseFull(t *testing.T) {
 			StaticURL: "/s/", MediaURL: "/m/", MaxBodySize: "20m", TLS: "auto"},
 		Gunicorn: Gunicorn{Workers: 4, Timeout: 60, GracefulTimeout: 20, Args: []string{"--max-requests", "1000"}},
 		Health:   Health{Paths: []string{"/health/"}, Path: "/health/", Status: 204, Contains: "ok", Host: "notes.example.com", Timeout: 2 * time.Second, Retries: 3},
+		Checks:   Checks{FailLevel: FailOnError},
 		Stages: []*Stage{
 			{
 				Name: "production",
@@ -106,8 +107,9 @@ func TestParseFull(t *testing.T) {
 				Secrets:     []string{"SENTRY_DSN"},
 				SecretsFile: "/etc/notes.env",
 				Domains:     []string{},
+				Checks:      Checks{FailLevel: FailOnError},
 			},
-			{Name: "staging", Hosts: []*Host{{Address: "local", Roles: []Role{WebRole}}}, Ref: "HEAD"},
+			{Name: "staging", Hosts: []*Host{{Address: "local", Roles: []Role{WebRole}}}, Ref: "HEAD", Checks: Checks{FailLevel: FailOnError}},
 		},
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -144,7 +146,8 @@ func TestParseDefaults(t *testing.T) {
 		Web:          Web{Server: "nginx", Port: 80, StaticURL: "/static/", MediaURL: "/media/", MaxBodySize: "10m", TLS: "auto"},
 		Gunicorn:     Gunicorn{Workers: 2, Timeout: 30, GracefulTimeout: 30},
 		Health:       Health{Paths: []string{"/"}, Path: "/", Status: 200, Timeout: 5 * time.Second, Retries: 10},
-		Stages:       []*Stage{{Name: "production", Hosts: []*Host{{Address: "deploy@example.com", Roles: []Role{WebRole}}}, Ref: "HEAD"}},
+		Checks:       Checks{FailLevel: FailOnError},
+		Stages:       []*Stage{{Name: "production", Hosts: []*Host{{Address: "deploy@example.com", Roles: []Role{WebRole}}}, Ref: "HEAD", Checks: Checks{FailLevel: FailOnError}}},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got\n%s\nwant\n%s", sprint(c), sprint(want))
@@ -612,4 +615,46 @@ func TestHealthPaths(t *testing.T) {
 		`hoist.yml:7:14: health.paths[1]: "x" must start with /`,
 		`hoist.yml:7:17: health.paths[2]: must not hold the control character U+000A`,
 	})
+}
+
+func TestProcessesCommandsAndChecks(t *testing.T) {
+	c, err := Parse("hoist.yml", []byte(`app: shop
+settings: shop.settings
+processes:
+  worker: celery -A shop worker -l info
+  alerts:
+    command: python manage.py sendalerts
+    roles: [web]
+    stop_timeout: 90s
+build: [python manage.py compress]
+release: [python manage.py loaddata fixtures.json]
+hooks:
+  after_deploy: [./notify.sh]
+checks:
+  silence: [security.W004]
+stages:
+  staging:
+    hosts: [deploy@203.0.113.5]
+    checks:
+      fail_level: warning
+  production:
+    hosts: [deploy@203.0.113.6]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Processes) != 2 || c.Processes[0].Name != "worker" || c.Processes[0].Command != "celery -A shop worker -l info" ||
+		c.Processes[0].StopTimeout != 30*time.Second || c.Processes[0].Roles != nil {
+		t.Errorf("worker = %+v", c.Processes[0])
+	}
+	if p := c.Processes[1]; p.Command != "python manage.py sendalerts" || p.StopTimeout != 90*time.Second || len(p.Roles) != 1 || p.Roles[0] != WebRole {
+		t.Errorf("alerts = %+v", p)
+	}
+	if len(c.Build) != 1 || len(c.Release) != 1 || len(c.Hooks.AfterDeploy) != 1 {
+		t.Errorf("commands: %v %v %+v", c.Build, c.Release, c.Hooks)
+	}
+	staging, production := c.Stages[0].Checks, c.Stages[1].Checks
+	if staging.FailLevel != FailOnWarning || production.FailLevel != FailOnError || len(production.Silence) != 1 || len(staging.Silence) != 1 {
+		t.Errorf("checks: staging %+v, production %+v", staging, production)
+	}
 }

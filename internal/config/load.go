@@ -384,6 +384,28 @@ func (d *decoder) decode(path string, key, val ast.Node, v reflect.Value) {
 			d.decode(join(path, s.Name), e.Key, e.Value, reflect.ValueOf(s).Elem())
 			*p = append(*p, s)
 		}
+	case *[]*Process:
+		m, ok := val.(*ast.MappingNode)
+		if !ok {
+			d.typeError(path, val, "a mapping of process names to commands")
+			return
+		}
+		*p = []*Process{}
+		for _, e := range d.entries(m) {
+			proc := &Process{Name: keyText(e.Key)}
+			kp := join(path, proc.Name)
+			item := d.resolve(e.Value)
+			if s, ok := scalarText(item); ok {
+				// The short form: name: command.
+				d.fields[kp] = &field{key: e.Key, val: item}
+				d.fields[kp+".command"] = &field{key: e.Key, val: item}
+				d.plain(kp, item, s)
+				proc.Command = s
+			} else {
+				d.decode(kp, e.Key, e.Value, reflect.ValueOf(proc).Elem())
+			}
+			*p = append(*p, proc)
+		}
 	case *[]*Host:
 		seq, ok := val.(*ast.SequenceNode)
 		if !ok {
