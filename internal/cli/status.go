@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/hoistdeploy/hoist/internal/deploy"
 )
 
 func newStatusCmd(g *globalOptions) *cobra.Command {
@@ -57,21 +59,22 @@ func runStatus(ctx context.Context, g *globalOptions, stage string) error {
 	}
 	if g.JSON {
 		type jsonStatus struct {
-			Host      string   `json:"host"`
-			Release   string   `json:"release,omitempty"`
-			Commit    string   `json:"commit,omitempty"`
-			By        string   `json:"deployed_by,omitempty"`
-			Service   string   `json:"service,omitempty"`
-			Answer    string   `json:"answer_error,omitempty"`
-			Unapplied []string `json:"unapplied_migrations,omitempty"`
-			Drift     []string `json:"drift,omitempty"`
-			Problems  []string `json:"problems,omitempty"`
-			Error     string   `json:"error,omitempty"`
-			OK        bool     `json:"ok"`
+			Host      string                `json:"host"`
+			Release   string                `json:"release,omitempty"`
+			Commit    string                `json:"commit,omitempty"`
+			By        string                `json:"deployed_by,omitempty"`
+			Service   string                `json:"service,omitempty"`
+			Answer    string                `json:"answer_error,omitempty"`
+			Unapplied []string              `json:"unapplied_migrations,omitempty"`
+			Drift     []string              `json:"drift,omitempty"`
+			Problems  []string              `json:"problems,omitempty"`
+			Processes []deploy.ProcessState `json:"processes,omitempty"`
+			Error     string                `json:"error,omitempty"`
+			OK        bool                  `json:"ok"`
 		}
 		var out []jsonStatus
 		for _, s := range statuses {
-			j := jsonStatus{Host: s.Host, Service: s.Service, Unapplied: s.Unapplied, Drift: s.Drift, Problems: s.Problems, OK: s.OK()}
+			j := jsonStatus{Host: s.Host, Service: s.Service, Unapplied: s.Unapplied, Drift: s.Drift, Problems: s.Problems, Processes: s.Processes, OK: s.OK()}
 			if s.Live != nil {
 				j.Release, j.Commit, j.By = s.Live.ID, s.Live.Commit, s.Live.DeployedBy
 			}
@@ -105,6 +108,13 @@ func runStatus(ctx context.Context, g *globalOptions, stage string) error {
 					answer = "DOWN"
 				}
 				fmt.Fprintf(g.Out, "  service   %s, %s\n", s.Service, answer)
+			}
+			for _, p := range s.Processes {
+				mark := p.State
+				if p.State != "active" {
+					mark = strings.ToUpper(p.State)
+				}
+				fmt.Fprintf(g.Out, "  process   %s: %s\n", p.Name, mark)
 			}
 			if len(s.Unapplied) > 0 {
 				fmt.Fprintf(g.Out, "  migrations not applied: %s\n", strings.Join(s.Unapplied, ", "))

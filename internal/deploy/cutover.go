@@ -55,10 +55,10 @@ func (t *Target) NewCutover(run Runner, to string, from map[*remote.Host]string,
 	return &Cutover{t: t, run: run, to: to, from: from, batch: batch}
 }
 
-// Start runs the new release beside the old one on every web host and
-// waits until each is healthy.
+// Start runs the new release beside the old one on every host that runs
+// anything (web instances, processes) and waits until each is healthy.
 func (c *Cutover) Start(ctx context.Context) error {
-	return c.t.each(ctx, c.t.Web(), "health", func(ctx context.Context, h *remote.Host) error {
+	return c.t.each(ctx, c.t.Runs(), "health", func(ctx context.Context, h *remote.Host) error {
 		c.mu.Lock()
 		c.started = append(c.started, h)
 		c.mu.Unlock()
@@ -186,16 +186,14 @@ func (c *Cutover) Finish(ctx context.Context, rollback bool) error {
 		} else {
 			return fmt.Errorf("the record of %s is gone", c.to)
 		}
-		if t.isWeb(h) {
-			var others []string
-			for _, id := range inv.Running {
-				if id != c.to {
-					others = append(others, id)
-				}
+		var others []string
+		for _, id := range inv.Running {
+			if id != c.to {
+				others = append(others, id)
 			}
-			if err := c.run.Retire(ctx, h, c.to, others); err != nil {
-				return err
-			}
+		}
+		if err := c.run.Retire(ctx, h, c.to, others); err != nil {
+			return err
 		}
 		inv, err = release.ReadInventory(ctx, h, t.Layout, "")
 		if err != nil {

@@ -109,6 +109,9 @@ func (t *Target) Deploy(ctx context.Context, opts Options) (err error) {
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	if err := d.runHooks(ctx, "before_deploy", c.Hooks.BeforeDeploy); err != nil {
+		return fmt.Errorf("%w\nnothing was changed on any host", err)
+	}
 	holdBefore(ctx, "lock")
 	lockStart := time.Now()
 	lock, err := t.TakeLock(ctx, opts.Command, cancel)
@@ -120,8 +123,12 @@ func (t *Target) Deploy(ctx context.Context, opts Options) (err error) {
 	// even when ctx was cancelled by Ctrl-C.
 	defer func() {
 		clean := context.WithoutCancel(ctx)
-		if err != nil {
+		var after *AfterDeployError
+		if err != nil && !errors.As(err, &after) {
 			err = d.fail(clean, ctx, err)
+			if herr := d.runHooks(clean, "on_failure", c.Hooks.OnFailure, "HOIST_ERROR="+u.Redact(err.Error())); herr != nil {
+				u.Warn("%v", herr)
+			}
 		}
 		if lerr := lock.Release(clean); lerr != nil {
 			u.Warn("could not release the lock (it expires in %s): %v", LeaseTTL, lerr)
@@ -134,7 +141,7 @@ func (t *Target) Deploy(ctx context.Context, opts Options) (err error) {
 	}
 	steps := []step{{"inspect", d.inspect}, {"ship", d.ship}, {"build", d.build}, {"migrate", d.migrate}}
 	if opts.Migrate != MigrateOnly {
-		steps = append(steps, step{"health", d.startInstances}, step{"switch", d.switchHosts})
+		steps = append(steps, step{"release", d.releaseCommands}, step{"health", d.startInstances}, step{"switch", d.switchHosts})
 	}
 	for _, s := range steps {
 		holdBefore(ctx, s.name)
@@ -156,6 +163,9 @@ func (t *Target) Deploy(ctx context.Context, opts Options) (err error) {
 	start := time.Now()
 	d.finish(context.WithoutCancel(ctx))
 	u.Timed("", "finish", time.Since(start))
+	if err := d.runHooks(context.WithoutCancel(ctx), "after_deploy", c.Hooks.AfterDeploy); err != nil {
+		return &AfterDeployError{Err: err, Release: d.id}
+	}
 	return nil
 }
 
@@ -291,6 +301,13 @@ func (d *deployRun) build(ctx context.Context) error {
 		if err := django.LinkServed(ctx, h, l, d.id, settings); err != nil {
 			return err
 		}
+		for _, cmd := range c.Build {
+			out, err := remote.Output(ctx, h, release.Command(l, d.id, c.ProjectDir, "sh", "-c", cmd))
+			if err != nil {
+				return fmt.Errorf("build command %q failed: %w", cmd, err)
+			}
+			u.Step(h.Name, "build", "%s: %s", cmd, lastLine(out))
+		}
 		if h == d.t.Primary {
 			d.mu.Lock()
 			d.settings = settings
@@ -399,6 +416,41 @@ func (d *deployRun) migrate(ctx context.Context) error {
 	}
 	return nil
 }
+
+// releaseCommands runs hoist.yml's release commands once, on the primary,
+// after migrating and before any instance of the new release starts.
+func (d *deployRun) releaseCommands(ctx context.Context) error {
+	h, c := d.t.Primary, d.t.Config
+	for _, cmd := range c.Release {
+		out, err := remote.Output(ctx, h, release.Command(d.t.Layout, d.id, c.ProjectDir, "sh", "-c", cmd))
+		if err != nil {
+			return &StepError{Host: h.Name, Step: "release", Err: fmt.Errorf("release command %q failed: %w", cmd, err)}
+		}
+		d.t.UI.Step(h.Name, "release", "%s: %s", cmd, lastLine(out))
+	}
+	return nil
+}
+
+// lastLine is the last non-empty line of a command's output, or "done".
+func lastLine(out string) string {
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if l := strings.TrimSpace(lines[len(lines)-1]); l != "" {
+		return l
+	}
+	return "done"
+}
+
+// AfterDeployError is an after_deploy hook that failed after a deploy that
+// succeeded: the release stays live.
+type AfterDeployError struct {
+	Err     error
+	Release string
+}
+
+func (e *AfterDeployError) Error() string {
+	return fmt.Sprintf("%v\nthe deploy itself succeeded: %s is live on every host", e.Err, e.Release)
+}
+func (e *AfterDeployError) Unwrap() error { return e.Err }
 
 // migrateOnlyDone ends a --migrate=only deploy: the schema has moved, the
 // release that moved it is not needed, and nothing was switched.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/hoistdeploy/hoist/internal/config"
 	"github.com/hoistdeploy/hoist/internal/remote"
@@ -11,7 +12,8 @@ import (
 )
 
 // gunicornRunner runs releases of strategy release: one gunicorn instance
-// per release under systemd, behind nginx or Caddy.
+// per release under systemd, behind nginx or Caddy, and the app's
+// background processes, each a systemd unit per release.
 type gunicornRunner struct {
 	t          *Target
 	health     config.Health
@@ -24,13 +26,38 @@ func (t *Target) gunicorn(hostHeader string) gunicornRunner {
 
 func (r gunicornRunner) Start(ctx context.Context, h *remote.Host, id string) error {
 	site := r.t.Site(h)
-	if err := serve.Start(ctx, h, site, id); err != nil {
-		return fmt.Errorf("start %s: %w\n%s", site.Instance(id), err, serve.Journal(ctx, h, site, id, 20))
-	}
-	if err := serve.Check(ctx, h, site, id, r.health, r.hostHeader); err != nil {
+	web := r.t.isWeb(h)
+	started := time.Now()
+	if err := serve.StartProcesses(ctx, h, site, id); err != nil {
 		return err
 	}
-	r.t.UI.Step(h.Name, "health", "%s answered %d (Host: %s)", strings.Join(r.health.Paths, ", "), r.health.Status, r.hostHeader)
+	if web {
+		if err := serve.Start(ctx, h, site, id); err != nil {
+			return fmt.Errorf("start %s: %w\n%s", site.Instance(id), err, serve.Journal(ctx, h, site, id, 20))
+		}
+		if err := serve.Check(ctx, h, site, id, r.health, r.hostHeader); err != nil {
+			return err
+		}
+		r.t.UI.Step(h.Name, "health", "%s answered %d (Host: %s)", strings.Join(r.health.Paths, ", "), r.health.Status, r.hostHeader)
+	}
+	if len(site.Processes) == 0 {
+		return nil
+	}
+	if wait := serve.ProcessSettle - time.Since(started); wait > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+	if err := serve.CheckProcesses(ctx, h, site, id); err != nil {
+		return err
+	}
+	var names []string
+	for _, p := range site.Processes {
+		names = append(names, p.Name)
+	}
+	r.t.UI.Step(h.Name, "health", "processes up for %s: %s", serve.ProcessSettle, strings.Join(names, ", "))
 	return nil
 }
 
@@ -39,9 +66,23 @@ func (r gunicornRunner) CheckLive(ctx context.Context, h *remote.Host, id string
 }
 
 func (r gunicornRunner) Stop(ctx context.Context, h *remote.Host, ids ...string) error {
-	return serve.Stop(ctx, h, r.t.Site(h), ids...)
+	if len(ids) == 0 {
+		return nil
+	}
+	site := r.t.Site(h)
+	if err := serve.StopProcesses(ctx, h, site, ids...); err != nil {
+		return err
+	}
+	return serve.Stop(ctx, h, site, ids...)
 }
 
 func (r gunicornRunner) Retire(ctx context.Context, h *remote.Host, live string, others []string) error {
-	return serve.Retire(ctx, h, r.t.Site(h), live, others)
+	site := r.t.Site(h)
+	if err := serve.RetireProcesses(ctx, h, site, live); err != nil {
+		return err
+	}
+	if !r.t.isWeb(h) {
+		return nil
+	}
+	return serve.Retire(ctx, h, site, live, others)
 }

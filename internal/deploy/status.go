@@ -20,6 +20,7 @@ type HostStatus struct {
 	Host      string
 	Live      *release.Record // nil before the first deploy
 	Service   string          // systemd's ActiveState of the live instance
+	Processes []ProcessState  // the live release's background processes on the host
 	Answer    error           // the health check of the live instance; nil when it answered
 	Unapplied []string        // migrations the live code has and the database lacks
 	Drift     []string        // files of the live release changed on the host since they were shipped
@@ -29,7 +30,18 @@ type HostStatus struct {
 
 // OK tells whether nothing is wrong on the host.
 func (s HostStatus) OK() bool {
+	for _, p := range s.Processes {
+		if p.State != "active" {
+			return false
+		}
+	}
 	return s.Err == nil && s.Live != nil && (s.Service == "" || s.Service == "active") && s.Answer == nil && len(s.Unapplied) == 0 && len(s.Drift) == 0 && len(s.Problems) == 0
+}
+
+// ProcessState is systemd's ActiveState of one background process.
+type ProcessState struct {
+	Name  string `json:"name"`
+	State string `json:"state"`
 }
 
 // Status looks at every host of the stage.
@@ -65,6 +77,11 @@ func (t *Target) hostStatus(ctx context.Context, h *remote.Host) HostStatus {
 		return st
 	}
 	id := st.Live.ID
+	site := t.Site(h)
+	for _, p := range site.Processes {
+		state, _ := remote.Output(ctx, h, remote.Command("systemctl", "show", "-p", "ActiveState", "--value", site.ProcessUnit(p.Name)+"@"+id+".service"))
+		st.Processes = append(st.Processes, ProcessState{Name: p.Name, State: strings.TrimSpace(state)})
+	}
 	if t.isWeb(h) {
 		site := t.Site(h)
 		state, _ := remote.Output(ctx, h, remote.Command("systemctl", "show", "-p", "ActiveState", "--value", site.Instance(id)+".service"))

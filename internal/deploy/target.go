@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/user"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -152,9 +153,51 @@ func (t *Target) Web() []*remote.Host {
 	return web
 }
 
-// Site is the serving setup of the stage on h.
+// Site is the serving setup of the stage on h, with the processes h runs.
 func (t *Target) Site(h *remote.Host) serve.Site {
-	return serve.NewSite(t.Config, t.Stage, h.User)
+	s := serve.NewSite(t.Config, t.Stage, h.User)
+	s.Processes = t.processesOn(h)
+	return s
+}
+
+// processesOn lists the background processes h runs: those whose roles h
+// has; by default, the worker hosts run them, or the primary when the
+// stage has none.
+func (t *Target) processesOn(h *remote.Host) []*config.Process {
+	workers := false
+	for _, x := range t.Hosts {
+		workers = workers || slices.Contains(t.roles[x], config.WorkerRole)
+	}
+	var procs []*config.Process
+	for _, p := range t.Config.Processes {
+		run := false
+		switch {
+		case len(p.Roles) > 0:
+			for _, r := range p.Roles {
+				run = run || slices.Contains(t.roles[h], r)
+			}
+		case workers:
+			run = slices.Contains(t.roles[h], config.WorkerRole)
+		default:
+			run = h == t.Primary
+		}
+		if run {
+			procs = append(procs, p)
+		}
+	}
+	return procs
+}
+
+// Runs lists the hosts that run anything of a release: web hosts and
+// hosts with processes.
+func (t *Target) Runs() []*remote.Host {
+	var hosts []*remote.Host
+	for _, h := range t.Hosts {
+		if t.isWeb(h) || len(t.processesOn(h)) > 0 {
+			hosts = append(hosts, h)
+		}
+	}
+	return hosts
 }
 
 // each is Each for a step of a run: it records how long the step took on

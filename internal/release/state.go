@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -69,7 +70,7 @@ func WriteRecord(ctx context.Context, t remote.Transport, l Layout, rec Record) 
 type Inventory struct {
 	Records  []Record
 	Live     string   // release id current points at; "" before the first deploy
-	Running  []string // release ids whose instance is active (when asked for)
+	Running  []string // release ids with an instance or a process active (when asked for)
 	Draining []string // of those, the ones a switch scheduled to stop
 	Damaged  []string // record files that could not be read; never acted on
 }
@@ -161,7 +162,7 @@ for f in "$1"/*.json; do [ -f "$f" ] && printf '%s\n' "${f##*/}" && cat "$f" && 
 printf '\035live\n'
 readlink "$2" 2>/dev/null || true
 printf '\035running\n'
-[ -n "$3" ] && systemctl list-units --no-legend --plain --state=active,activating,reloading "$3@*.service" "$3-stop-*.timer" 2>/dev/null | awk '{print $1}'
+[ -n "$3" ] && systemctl list-units --no-legend --plain --state=active,activating,reloading "$3@*.service" "$3.*@*.service" "$3-stop-*.timer" 2>/dev/null | awk '{print $1}'
 true
 `
 
@@ -200,8 +201,13 @@ func parseInventory(out, unit string) Inventory {
 	for _, line := range strings.Fields(running) {
 		if id, ok := strings.CutSuffix(strings.TrimPrefix(line, unit+"-stop-"), ".timer"); ok && ValidID(id) {
 			inv.Draining = append(inv.Draining, id)
-		} else if id := strings.TrimSuffix(strings.TrimPrefix(line, unit+"@"), ".service"); ValidID(id) {
-			inv.Running = append(inv.Running, id)
+		} else if strings.HasPrefix(line, unit+"@") || strings.HasPrefix(line, unit+".") {
+			// The web instance or a process of a release: hoist-app@ID or
+			// hoist-app.worker@ID.
+			_, after, _ := strings.Cut(line, "@")
+			if id := strings.TrimSuffix(after, ".service"); ValidID(id) && !slices.Contains(inv.Running, id) {
+				inv.Running = append(inv.Running, id)
+			}
 		}
 	}
 	return inv

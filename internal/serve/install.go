@@ -47,7 +47,7 @@ func installFile(ctx context.Context, h *remote.Host, f File) (bool, error) {
 // Install writes the site's units, sudo rule and web server config and
 // reloads what changed. Running it again changes nothing.
 func Install(ctx context.Context, h *remote.Host, s Site) ([]Change, error) {
-	files, err := s.Files()
+	files, err := s.allFiles()
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +62,11 @@ func Install(ctx context.Context, h *remote.Host, s Site) ([]Change, error) {
 		changes = append(changes, Change{What: f.Path, Changed: c})
 	}
 
-	if changed["/etc/systemd/system/"+s.Unit()+"@.service"] || changed["/etc/systemd/system/"+s.Unit()+"@.socket"] {
+	unitChanged := false
+	for path, c := range changed {
+		unitChanged = unitChanged || c && strings.HasPrefix(path, "/etc/systemd/system/")
+	}
+	if unitChanged {
 		if _, err := remote.Output(ctx, h, h.Sudo("systemctl", "daemon-reload")); err != nil {
 			return changes, fmt.Errorf("systemctl daemon-reload: %w", err)
 		}
@@ -172,7 +176,7 @@ func (s Site) enableNginx(ctx context.Context, h *remote.Host, changed map[strin
 // host was set up with the same hoist.yml.
 func (s Site) Fingerprint() string {
 	h := sha256.New()
-	files, err := s.Files()
+	files, err := s.allFiles()
 	if err != nil {
 		// No host can have been set up with files that cannot be
 		// written: the fingerprint matches none, and setup says why.

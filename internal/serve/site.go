@@ -23,6 +23,7 @@ type Site struct {
 	Gunicorn   config.Gunicorn
 	Web        config.Web
 	Domains    []string
+	Processes  []*config.Process // the ones this host runs
 }
 
 // NewSite gathers the site of one stage as run by user.
