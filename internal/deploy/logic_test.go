@@ -447,3 +447,52 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+func TestProcessesRunWhereTheirRolesSay(t *testing.T) {
+	f := newFleet(t, 3)
+	worker := &config.Process{Name: "worker", Command: "celery worker"}
+	alerts := &config.Process{Name: "alerts", Command: "python manage.py alerts", Roles: []config.Role{config.WebRole}}
+	f.Config.Processes = []*config.Process{worker, alerts}
+	names := func(h *remote.Host) string {
+		var n []string
+		for _, p := range f.processesOn(h) {
+			n = append(n, p.Name)
+		}
+		return strings.Join(n, ",")
+	}
+	// No worker host: the default goes to the primary alone.
+	if got := names(f.Hosts[0]) + "|" + names(f.Hosts[1]); got != "worker,alerts|alerts" {
+		t.Errorf("without worker hosts: %s", got)
+	}
+	f.roles[f.Hosts[2]] = []config.Role{config.WorkerRole}
+	if got := names(f.Hosts[0]) + "|" + names(f.Hosts[2]); got != "alerts|worker" {
+		t.Errorf("with a worker host: %s", got)
+	}
+	if runs := f.Runs(); len(runs) != 3 {
+		t.Errorf("hosts that run something: %d, want 3", len(runs))
+	}
+}
+
+func TestHooksGetTheDeployAndStopOnFailure(t *testing.T) {
+	f := newFleet(t, 2)
+	f.Config.Dir = t.TempDir()
+	d := &deployRun{t: f.Target, id: r2, art: &Artifact{Commit: "bbbbbb2ffff"}}
+	out := filepath.Join(f.Config.Dir, "env.txt")
+	err := d.runHooks(context.Background(), "after_deploy", []string{
+		`echo "$HOIST_STAGE $HOIST_RELEASE $HOIST_COMMIT $HOIST_HOSTS" > env.txt`,
+		"echo oops; exit 3",
+		"touch never",
+	})
+	if err == nil || !strings.Contains(err.Error(), `the after_deploy hook "echo oops; exit 3" failed`) {
+		t.Errorf("err = %v", err)
+	}
+	if got, _ := os.ReadFile(out); string(got) != "test "+r2+" bbbbbb2ffff h1 h2\n" {
+		t.Errorf("hook saw %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(f.Config.Dir, "never")); err == nil {
+		t.Error("a hook ran after one failed")
+	}
+	if !strings.Contains(f.out.String(), "oops") {
+		t.Errorf("the hook's output was not shown:\n%s", f.out)
+	}
+}
