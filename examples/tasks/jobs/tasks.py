@@ -1,0 +1,23 @@
+import logging
+import time
+
+from celery import shared_task
+from django.utils import timezone
+
+from .models import Job
+from .version import VERSION
+
+log = logging.getLogger(__name__)
+
+
+@shared_task
+def run_job(token):
+    """Pretend to work a little, then record when and by which release it ran."""
+    time.sleep(0.2)
+    now = timezone.now()
+    updated = Job.objects.filter(token=token).update(done_at=now, done_by_version=VERSION)
+    if not updated:
+        # Enqueued by hand (not through /enqueue/): record it all the same.
+        Job.objects.create(token=token, done_at=now, done_by_version=VERSION)
+    log.info("job %s done by version %s", token, VERSION)
+    return VERSION
