@@ -14,6 +14,7 @@ import (
 	"github.com/hoistdeploy/hoist/internal/django"
 	"github.com/hoistdeploy/hoist/internal/release"
 	"github.com/hoistdeploy/hoist/internal/remote"
+	"github.com/hoistdeploy/hoist/internal/serve"
 )
 
 // Options are the choices of one deploy.
@@ -254,6 +255,9 @@ func (d *deployRun) ship(ctx context.Context) error {
 func (d *deployRun) build(ctx context.Context) error {
 	c, l := d.t.Config, d.t.Layout
 	env := StageEnv(c, d.t.Stage, d.opts.Secrets)
+	for _, p := range c.Processes {
+		env[serve.ProcessEnv(p.Name)] = p.Command
+	}
 	return d.t.each(ctx, d.hosts(), "build", func(ctx context.Context, h *remote.Host) error {
 		u := d.t.UI
 		if err := release.Unpack(ctx, h, l, d.id, d.art.Sum); err != nil {

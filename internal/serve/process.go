@@ -26,9 +26,12 @@ func (s Site) processUnits() []string {
 	return units
 }
 
-// The command runs through sh with exec, so the process systemd signals is
-// the app's own (Celery's warm shutdown needs the SIGTERM itself); only the
-// main process gets it (KillMode=mixed), which then stops its children.
+// The command comes from the release's own environment file
+// (ProcessEnv), so each release runs the command it was deployed with and
+// changing a command needs no setup. It runs through sh with exec, so the
+// process systemd signals is the app's own (Celery's warm shutdown needs
+// the SIGTERM itself); only the main process gets it (KillMode=mixed),
+// which then stops its children.
 var processUnit = template.Must(template.New("process").Funcs(funcs).Parse(`# Written by hoist setup; edit hoist.yml and run setup again instead.
 [Unit]
 Description=hoist {{unit .App}}: process {{unit .Proc.Name}} of release %i
@@ -41,7 +44,7 @@ WorkingDirectory={{inst (.L.Release "%i")}}{{if ne .ProjectDir "."}}/{{unit .Pro
 EnvironmentFile=-{{unit .L.SharedEnv}}
 EnvironmentFile={{inst (.L.EnvFile "%i")}}
 Environment=HOIST_RELEASE=%i PATH={{inst (.L.Venv "%i")}}/bin:/usr/local/bin:/usr/bin:/bin
-ExecStart=/bin/sh -c {{arg (print "exec " .Proc.Command)}}
+ExecStart=/bin/sh -c {{arg (print "eval \"exec $" .EnvName "\"")}}
 KillMode=mixed
 TimeoutStopSec={{.StopSeconds}}
 Restart=on-failure
@@ -51,6 +54,12 @@ RestartSec=2
 WantedBy=multi-user.target
 `))
 
+// ProcessEnv names the variable of a release's environment file that
+// holds the command of process name.
+func ProcessEnv(name string) string {
+	return "HOIST_PROCESS_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
 // processFiles are the unit files of the host's processes.
 func (s Site) processFiles() ([]File, error) {
 	var files []File
@@ -58,8 +67,9 @@ func (s Site) processFiles() ([]File, error) {
 		v := struct {
 			view
 			Proc        *config.Process
+			EnvName     string
 			StopSeconds int
-		}{view{Site: s, L: s.layout()}, p, int(p.StopTimeout / time.Second)}
+		}{view{Site: s, L: s.layout()}, p, ProcessEnv(p.Name), int(p.StopTimeout / time.Second)}
 		var b bytes.Buffer
 		if err := processUnit.Execute(&b, v); err != nil {
 			return nil, fmt.Errorf("process %s: %w", p.Name, err)
