@@ -13,11 +13,15 @@ command -v ssh >/dev/null || need+=(openssh-client)
 # hoist runs Django's checks on the deploying machine; the examples need
 # Django (and psycopg2 for their PostgreSQL stages) there too.
 /usr/bin/python3 -c 'import django, psycopg2' 2>/dev/null || need+=(python3-django python3-psycopg2 libjs-jquery)
+# examples/tasks: its settings load Celery and django-compressor.
+/usr/bin/python3 -c 'import celery, compressor, redis' 2>/dev/null || need+=(python3-celery python3-django-compressor python3-redis)
 # The test that renders units and sites from hostile hoist.yml values
 # checks them with the real parsers.
 command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v caddy >/dev/null || need+=(caddy)
+# The test of setup's package installs serves the fleet a local APT repository.
+command -v dpkg-scanpackages >/dev/null || need+=(dpkg-dev)
 if ((${#need[@]})); then
 	echo "installing: ${need[*]}"
 	# Only the parsers are wanted: no service may start and take port 80.
