@@ -216,9 +216,16 @@ func (g *globalOptions) ui() *ui.UI {
 // writeTimings prints the table of step timings when --timings asks for
 // it (with --json they are events already).
 func (g *globalOptions) writeTimings(t *deploy.Target) {
-	if g.Timings && !g.JSON {
-		t.UI.WriteTimings(g.Out)
+	if !g.Timings || g.JSON {
+		return
 	}
+	t.UI.WriteTimings(g.Out)
+	trips := t.RoundTrips()
+	var parts []string
+	for _, h := range t.Hosts {
+		parts = append(parts, fmt.Sprintf("%s %d", h.Name, trips[h.Name]))
+	}
+	fmt.Fprintf(g.Out, "ssh commands per host: %s\n", strings.Join(parts, ", "))
 }
 
 // commandLine is what a lock says is running.

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hoistdeploy/hoist/internal/config"
@@ -113,8 +114,9 @@ func (t *Target) redial(ctx context.Context) {
 // redialable is a connection that redial can replace while other
 // goroutines (the lock's renewal) use it.
 type redialable struct {
-	mu sync.Mutex
-	tr remote.Transport
+	mu    sync.Mutex
+	tr    remote.Transport
+	trips atomic.Int64 // commands run: what a run costs a host in round trips
 }
 
 func (r *redialable) get() remote.Transport {
@@ -132,7 +134,19 @@ func (r *redialable) swap(tr remote.Transport) {
 }
 
 func (r *redialable) Run(ctx context.Context, cmd string, stdin io.Reader, stdout, stderr io.Writer) error {
+	r.trips.Add(1)
 	return r.get().Run(ctx, cmd, stdin, stdout, stderr)
+}
+
+// RoundTrips counts the commands run on each host so far, by host name.
+func (t *Target) RoundTrips() map[string]int64 {
+	trips := map[string]int64{}
+	for _, h := range t.Hosts {
+		if r, ok := h.Transport.(*redialable); ok {
+			trips[h.Name] = r.trips.Load()
+		}
+	}
+	return trips
 }
 func (r *redialable) Interactive(ctx context.Context, cmd string, tty bool) error {
 	return r.get().Interactive(ctx, cmd, tty)
