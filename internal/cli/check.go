@@ -15,10 +15,16 @@ func newCheckCmd(g *globalOptions) *cobra.Command {
 		Use:   "check STAGE",
 		Short: "Run Django's production checks with a stage's settings",
 		Long: `check runs, on this machine and with STAGE's environment and secrets, what
-would break in production: manage.py check --deploy --fail-level WARNING,
-makemigrations --check, and a real collectstatic into a temporary directory.
-It checks the committed files of REF, exactly what a deploy would ship. Every
-deploy runs it first.
+would break in production: Django's system checks with the deployment ones
+(manage.py check --deploy), makemigrations --check, and a real collectstatic
+into a temporary directory. It checks the committed files of REF, exactly
+what a deploy would ship. Every deploy runs it first.
+
+It fails on Django errors, a missing migration, a failing collectstatic,
+DEBUG on, an empty ALLOWED_HOSTS and a missing or weak SECRET_KEY. Other
+warnings (HSTS, SSL redirect, secure cookies on a plain-HTTP stage) are
+shown, not fatal, unless the stage's checks: fail_level is warning; check
+ids under checks: silence are neither shown nor fatal.
 
 It needs a Python with Django here: HOIST_PYTHON, the active or project
 virtualenv (.venv, venv, env), or python3.`,
@@ -47,7 +53,7 @@ func runCheck(ctx context.Context, g *globalOptions, stage, ref string) error {
 	defer art.Remove()
 	env := deploy.StageEnv(c, s, secrets)
 	u := g.ui() // the secrets are already hidden in it
-	ran, err := deploy.CheckLocally(ctx, art, c.Dir, c.ProjectDir, env)
+	ran, err := deploy.RunLocalChecks(ctx, u, art, c.Dir, c.ProjectDir, env, s.Checks)
 	if err != nil {
 		return redacted(u.Redact, err)
 	}

@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"os/exec"
@@ -11,7 +12,12 @@ import (
 
 	"github.com/hoistdeploy/hoist/internal/config"
 	"github.com/hoistdeploy/hoist/internal/django"
+	"github.com/hoistdeploy/hoist/internal/ui"
 )
+
+// SkippedChecks is what --skip-checks leaves out, for its warning: the
+// user should know the migration and static files checks go too.
+const SkippedChecks = "Django's system checks (check --deploy), the missing-migration check (makemigrations --check) and the trial collectstatic (into a temporary directory)"
 
 // ChecksError is a project Django's own checks reject for the stage.
 type ChecksError struct {
@@ -21,17 +27,24 @@ type ChecksError struct {
 
 func (e *ChecksError) Error() string {
 	parts := make([]string, len(e.Failures))
+	silence := ""
 	for i, f := range e.Failures {
 		parts[i] = f.String()
+		if len(f.Issues) > 0 {
+			silence = "; a check id this stage accepts can go under its checks: silence in hoist.yml"
+		}
 	}
-	return fmt.Sprintf("the Django checks failed %s, so nothing was deployed:\n%s\n(fix them, or deploy anyway with --skip-checks)", e.Where, strings.Join(parts, "\n"))
+	return fmt.Sprintf("the Django checks failed %s, so nothing was deployed:\n%s\n(fix them%s; --skip-checks deploys anyway, skipping %s)",
+		e.Where, strings.Join(parts, "\n"), silence, SkippedChecks)
 }
 
-// CheckLocally runs Django's checks on this machine, on the commit's files
-// and with the stage's settings and secrets, before anything is shipped.
-// It returns false when no local Python has Django; the deploy then runs
-// the checks in the built release on the primary.
-func CheckLocally(ctx context.Context, a *Artifact, appDir, projectDir string, env map[string]string) (bool, error) {
+// RunLocalChecks runs Django's checks on this machine, on the commit's
+// files and with the stage's settings and secrets, before anything is
+// shipped; checks is the stage's checks: from hoist.yml. It shows the
+// warnings that do not stop the deploy on u. It returns false when no local
+// Python has Django; the deploy then runs RunReleaseChecks in the built
+// release on the primary.
+func RunLocalChecks(ctx context.Context, u *ui.UI, a *Artifact, appDir, projectDir string, env map[string]string, checks config.Checks) (bool, error) {
 	python := django.LocalPython(filepath.Join(appDir, projectDir))
 	if python == "" {
 		return false, nil
@@ -44,14 +57,48 @@ func CheckLocally(ctx context.Context, a *Artifact, appDir, projectDir string, e
 	if out, err := exec.CommandContext(ctx, "tar", "-xzf", a.Path, "-C", tmp).CombinedOutput(); err != nil {
 		return false, fmt.Errorf("unpack the artifact to check it: %v: %s", err, out)
 	}
-	failures := django.Check(ctx, django.LocalRunner(python, filepath.Join(tmp, projectDir), env))
+	report := django.RunChecks(ctx, django.LocalRunner(python, filepath.Join(tmp, projectDir), env), checks)
 	if ctx.Err() != nil {
 		return true, ctx.Err()
 	}
-	if len(failures) > 0 {
-		return true, &ChecksError{Where: "on this machine (" + python + ")", Failures: failures}
+	return true, judge(u, report, checks, "on this machine ("+python+")")
+}
+
+// RunReleaseChecks runs Django's checks in a built release (run is its
+// django.ReleaseRunner), for a deploying machine without Django.
+func RunReleaseChecks(ctx context.Context, u *ui.UI, run django.Runner, checks config.Checks) error {
+	report := django.RunChecks(ctx, run, checks)
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
-	return true, nil
+	return judge(u, report, checks, "in the built release")
+}
+
+// judge shows the warnings that do not stop the deploy and turns the
+// failures into a ChecksError.
+func judge(u *ui.UI, r django.Report, checks config.Checks, where string) error {
+	for _, w := range r.Warnings {
+		u.Warn("Django check: %s", w)
+	}
+	if len(r.Warnings) > 0 && len(r.Failures) == 0 {
+		level := checks.FailLevel
+		if level == "" {
+			level = config.FailOnError
+		}
+		u.Info("the %d Django check warning(s) above do not stop a deploy at fail_level %s; in hoist.yml, checks: silence: [ID] hides one for the stage, checks: fail_level: warning makes them stop it",
+			len(r.Warnings), level)
+	}
+	if len(r.Failures) > 0 {
+		return &ChecksError{Where: where, Failures: r.Failures}
+	}
+	return nil
+}
+
+// CheckLocally is RunLocalChecks at the default fail level, its warnings
+// not shown. It remains for internal/deploy/deploy.go until that calls
+// RunLocalChecks; remove it then.
+func CheckLocally(ctx context.Context, a *Artifact, appDir, projectDir string, env map[string]string) (bool, error) {
+	return RunLocalChecks(ctx, ui.New(io.Discard, false), a, appDir, projectDir, env, config.Checks{FailLevel: config.FailOnError})
 }
 
 // StageEnv is the environment the app gets on a stage, secrets included.

@@ -3,13 +3,15 @@ package django
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
+	"slices"
 	"strings"
 
+	"github.com/hoistdeploy/hoist/internal/config"
 	"github.com/hoistdeploy/hoist/internal/release"
 	"github.com/hoistdeploy/hoist/internal/remote"
 )
@@ -21,23 +23,50 @@ type Runner func(ctx context.Context, argv ...string) (string, error)
 // Failure is one check that did not pass.
 type Failure struct {
 	Check  string    // "check --deploy", "makemigrations --check", "collectstatic"
-	Output string    // what Django said
-	Issues []Finding // for check --deploy: each issue with its id
+	Output string    // what Django said, when there are no Issues
+	Issues []Finding // for check --deploy: the messages that stop the deploy
 }
 
-// Finding is one issue of Django's system check framework.
+// Finding is one message of Django's system check framework.
 type Finding struct {
-	ID, Message, Hint string
+	ID      string // security.W004; "" for a third-party check without one
+	Level   string // DEBUG, INFO, WARNING, ERROR or CRITICAL
+	Object  string // what it is about (a model, a field), or ""
+	Message string
+	Hint    string // hoist's advice for the common ones, else Django's hint
 }
 
-// Check runs what would break in production, with the stage's settings:
-// the deploy checks, missing migrations, and a real collectstatic (a dry
-// run misses errors of manifest storage).
+// Report is what Check found: Failures stop a deploy, Warnings are shown.
+type Report struct {
+	Failures []Failure
+	Warnings []Finding
+}
+
+// fatalWarnings are the warnings that stop a deploy even at fail_level
+// error: each one makes a production site unsafe or unusable whatever its
+// HTTPS set-up, unlike the HTTPS warnings a plain-HTTP stage lives with.
+var fatalWarnings = map[string]bool{
+	"security.W018": true, // DEBUG on: tracebacks and settings shown to anyone
+	"security.W009": true, // SECRET_KEY missing, short or a Django default: forgeable sessions
+	"security.W025": true, // Django 4.1+: the same for a SECRET_KEY_FALLBACKS entry
+	"security.W020": true, // ALLOWED_HOSTS empty: Django answers 400 to every request
+}
+
+// Check is RunChecks at the default fail level, returning only what fails.
+// It remains for internal/deploy/deploy.go until that calls
+// deploy.CheckRelease; remove it then.
 func Check(ctx context.Context, run Runner) []Failure {
-	var failures []Failure
-	if out, err := run(ctx, "python", "manage.py", "check", "--deploy", "--fail-level", "WARNING"); err != nil {
-		failures = append(failures, Failure{Check: "check --deploy", Output: errText(out, err), Issues: findings(errText(out, err))})
-	}
+	return RunChecks(ctx, run, config.Checks{FailLevel: config.FailOnError}).Failures
+}
+
+// RunChecks runs what would break in production, with the stage's
+// settings: Django's system checks with the deployment ones, missing
+// migrations, and a real collectstatic (a dry run misses errors of manifest
+// storage). Which check messages are fatal follows the stage's checks:
+// settings in hoist.yml.
+func RunChecks(ctx context.Context, run Runner, opts config.Checks) Report {
+	var r Report
+	r.Failures, r.Warnings = systemChecks(ctx, run, opts)
 	// --dry-run: before Django 4.2, --check alone writes the migration files.
 	// --noinput: a model change that looks like a rename makes it ask, and
 	// with no terminal the question ends in EOFError instead of the report.
@@ -49,20 +78,136 @@ func Check(ctx context.Context, run Runner) []Failure {
 			text = "the models have changes that no migration holds, and makemigrations needs answers to write it (" + text + "):\n" +
 				"run python manage.py makemigrations here, answer its questions, and commit the migration"
 		}
-		failures = append(failures, Failure{Check: "makemigrations --check", Output: text})
+		r.Failures = append(r.Failures, Failure{Check: "makemigrations --check", Output: text})
 	}
-	if out, err := run(ctx, "python", "-c", collectScript); err != nil {
-		failures = append(failures, Failure{Check: "collectstatic", Output: errText(out, err)})
+	if out, err := run(ctx, "python", "manage.py", "shell", "-v", "0", "-c", collectScript); err != nil {
+		r.Failures = append(r.Failures, Failure{Check: "collectstatic", Output: errText(out, err)})
 	}
-	return failures
+	return r
+}
+
+// systemChecks runs Django's check framework through checkScript and sorts
+// its messages into what stops the deploy and what is only shown.
+func systemChecks(ctx context.Context, run Runner, opts config.Checks) ([]Failure, []Finding) {
+	const name = "check --deploy"
+	out, err := run(ctx, "python", "manage.py", "shell", "-v", "0", "-c", checkScript)
+	if err != nil {
+		// The settings or an app do not even load: nothing else can be
+		// checked, and the release would not start either.
+		return []Failure{{Check: name, Output: loadHint(errText(out, err))}}, nil
+	}
+	msgs, ok := parseChecks(out)
+	if !ok {
+		return []Failure{{Check: name, Output: "hoist could not read what Django's checks said:\n" + strings.TrimSpace(out)}}, nil
+	}
+	// Django's order depends on the order checks were registered in.
+	slices.SortStableFunc(msgs, func(a, b checkMessage) int { return strings.Compare(a.ID, b.ID) })
+	var fatal, shown []Finding
+	for _, m := range msgs {
+		if slices.Contains(opts.Silence, m.ID) {
+			continue
+		}
+		f := Finding{ID: m.ID, Level: levelName(m.Level), Object: m.Obj, Message: m.Msg, Hint: m.Hint}
+		if h := hints[m.ID]; h != "" {
+			f.Hint = h
+		}
+		if m.Level >= levelError || (m.Level >= levelWarning && (opts.FailLevel == config.FailOnWarning || fatalWarnings[m.ID])) {
+			fatal = append(fatal, f)
+		} else {
+			shown = append(shown, f)
+		}
+	}
+	if len(fatal) > 0 {
+		return []Failure{{Check: name, Issues: fatal}}, shown
+	}
+	return nil, shown
+}
+
+// Levels of django.core.checks messages.
+const (
+	levelWarning = 30
+	levelError   = 40
+)
+
+func levelName(n int) string {
+	switch {
+	case n >= 50:
+		return "CRITICAL"
+	case n >= levelError:
+		return "ERROR"
+	case n >= levelWarning:
+		return "WARNING"
+	case n >= 20:
+		return "INFO"
+	}
+	return "DEBUG"
+}
+
+// checkMarker starts the line where checkScript prints its JSON: the
+// settings or an app may print too.
+const checkMarker = "hoist-checks: "
+
+// checkScript runs what manage.py check --deploy runs (no database
+// checks) and prints every message as JSON instead of text, so warnings
+// and errors can be told apart by id. It runs in manage.py shell -c, so
+// whatever the project's manage.py does first (sys.path, dotenv) is done.
+// Django's API here is the same from 3.2 to 5.x.
+const checkScript = `
+import json
+from django.core import checks
+from django.db import models
+
+hoist_messages = []
+for m in checks.run_checks(include_deployment_checks=True):
+    if m.is_silenced():  # the project's own SILENCED_SYSTEM_CHECKS
+        continue
+    if m.obj is None:
+        obj = ""
+    elif isinstance(m.obj, models.base.ModelBase):
+        obj = m.obj._meta.label
+    else:
+        obj = str(m.obj)
+    hoist_messages.append({"id": m.id or "", "level": m.level, "msg": str(m.msg), "hint": str(m.hint or ""), "obj": obj})
+print("\n` + checkMarker + `" + json.dumps(hoist_messages))
+`
+
+type checkMessage struct {
+	ID    string `json:"id"`
+	Level int    `json:"level"`
+	Msg   string `json:"msg"`
+	Hint  string `json:"hint"`
+	Obj   string `json:"obj"`
+}
+
+// parseChecks reads checkScript's output.
+func parseChecks(out string) ([]checkMessage, bool) {
+	lines := strings.Split(out, "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if js, ok := strings.CutPrefix(strings.TrimSpace(lines[i]), checkMarker); ok {
+			var msgs []checkMessage
+			if json.Unmarshal([]byte(js), &msgs) != nil {
+				return nil, false
+			}
+			return msgs, true
+		}
+	}
+	return nil, false
+}
+
+// loadHint adds advice to the error of settings that do not load, for the
+// common case of a SECRET_KEY the stage does not provide.
+func loadHint(text string) string {
+	if strings.Contains(text, "ImproperlyConfigured") && strings.Contains(text, "SECRET_KEY") {
+		text += "\nhint: " + hints["security.W009"]
+	}
+	return text
 }
 
 // collectScript runs collectstatic into a temporary STATIC_ROOT, so the
 // check writes nothing into the project.
 const collectScript = `
-import shutil, tempfile, django
+import shutil, tempfile
 from django.conf import settings
-django.setup()
 if "django.contrib.staticfiles" in settings.INSTALLED_APPS:
     settings.STATIC_ROOT = tempfile.mkdtemp(prefix="hoist-static-")
     try:
@@ -79,28 +224,14 @@ func errText(out string, err error) string {
 	return strings.TrimSpace(out + "\n" + err.Error())
 }
 
-var issueLine = regexp.MustCompile(`\(([a-z_0-9]+\.[EWCI]\d+)\) (.*)`)
-
-// findings picks the issues out of Django's check output and adds hoist's
-// hint for the common ones.
-func findings(out string) []Finding {
-	var fs []Finding
-	for _, line := range strings.Split(out, "\n") {
-		m := issueLine.FindStringSubmatch(line)
-		if m == nil {
-			continue
-		}
-		fs = append(fs, Finding{ID: m[1], Message: m[2], Hint: hints[m[1]]})
-	}
-	return fs
-}
-
 var hints = map[string]string{
 	"security.W018": "DEBUG is on: production must run with DEBUG = False (read it from the environment, and set it off in hoist.yml env)",
 	"security.W020": "ALLOWED_HOSTS is empty: list the site's domain names; Django answers 400 to every other Host",
-	"security.W009": "SECRET_KEY is short, weak or a Django default: generate one with python3 -c 'import secrets; print(secrets.token_urlsafe(50))' and list it under secrets",
-	"security.W008": "behind nginx or Caddy, also set SECURE_PROXY_SSL_HEADER = (\"HTTP_X_FORWARDED_PROTO\", \"https\"), or the redirect loops",
-	"security.W004": "set SECURE_HSTS_SECONDS once the site is served over HTTPS only",
+	"security.W009": "SECRET_KEY is missing, short, weak or a Django default: generate one with python3 -c 'import secrets; print(secrets.token_urlsafe(50))', read it from the environment in your settings and list it under secrets in hoist.yml",
+	"security.W025": "an entry of SECRET_KEY_FALLBACKS is short, weak or a Django default: generate strong ones, or drop the old keys once sessions signed with them have expired",
+	"security.W008": "behind nginx or Caddy, also set SECURE_PROXY_SSL_HEADER = (\"HTTP_X_FORWARDED_PROTO\", \"https\"), or the redirect loops; on a plain-HTTP stage, silence it in hoist.yml (checks: silence)",
+	"security.W004": "set SECURE_HSTS_SECONDS once the site is served over HTTPS only; on a plain-HTTP stage, silence it in hoist.yml (checks: silence)",
+	"security.W011": "set SESSION_COOKIE_SECURE = True when the site is served over HTTPS",
 	"security.W012": "set SESSION_COOKIE_SECURE = True when the site is served over HTTPS",
 	"security.W016": "set CSRF_COOKIE_SECURE = True when the site is served over HTTPS",
 	"4_0.E001":      "Django 4.0+ wants a scheme in CSRF_TRUSTED_ORIGINS: https://example.com, not example.com",
@@ -108,18 +239,29 @@ var hints = map[string]string{
 
 // String renders a failure for the terminal.
 func (f Failure) String() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s failed", f.Check)
 	if len(f.Issues) == 0 {
-		b.WriteString(":\n" + indent(f.Output))
-		return b.String()
+		return f.Check + " failed:\n" + indent(f.Output)
 	}
-	b.WriteString(":")
+	var b strings.Builder
+	b.WriteString(f.Check + " failed:")
 	for _, i := range f.Issues {
-		fmt.Fprintf(&b, "\n  %s: %s", i.ID, i.Message)
-		if i.Hint != "" {
-			fmt.Fprintf(&b, "\n    hint: %s", i.Hint)
-		}
+		b.WriteString("\n" + indent(i.String()))
+	}
+	return b.String()
+}
+
+// String renders a finding as Django does, with the hint below it.
+func (f Finding) String() string {
+	var b strings.Builder
+	if f.Object != "" {
+		b.WriteString(f.Object + ": ")
+	}
+	if f.ID != "" {
+		fmt.Fprintf(&b, "(%s) ", f.ID)
+	}
+	b.WriteString(f.Message)
+	if f.Hint != "" {
+		b.WriteString("\n  hint: " + f.Hint)
 	}
 	return b.String()
 }

@@ -24,6 +24,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/hoistdeploy/hoist/internal/config"
 	"github.com/hoistdeploy/hoist/internal/release"
 	"github.com/hoistdeploy/hoist/internal/remote"
 )
@@ -443,7 +444,7 @@ func TestSettingsAndChecks(t *testing.T) {
 	// DEBUG is on in the fixture: check --deploy fails with W018 and its
 	// hint. r1 holds models newer than its migrations: makemigrations
 	// --check reports it, without asking whether author was renamed.
-	failures := Check(f.ctx, ReleaseRunner(f.tr, f.l, r1, ""))
+	failures := RunChecks(f.ctx, ReleaseRunner(f.tr, f.l, r1, ""), config.Checks{FailLevel: config.FailOnError}).Failures
 	if len(failures) != 2 || failures[0].Check != "check --deploy" || failures[1].Check != "makemigrations --check" {
 		t.Fatalf("failures = %+v", failures)
 	}
