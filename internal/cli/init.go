@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -20,7 +21,10 @@ func newInitCmd(g *globalOptions) *cobra.Command {
 		Short: "Write a commented hoist.yml for the Django project here",
 		Long: `init looks for manage.py, the settings module and a requirements file in the
 current directory and writes a hoist.yml describing them, with every key
-explained. Edit the hosts, then run hoist setup.`,
+explained. It reads the settings (without running them) for the environment
+variables they read, and proposes the secret-looking ones under secrets and
+the others under env; it notices django-compressor, Celery and a missing
+STATIC_ROOT. Edit the hosts and the values, then run hoist setup.`,
 		Example: "  cd ~/code/mysite && hoist init",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -57,6 +61,53 @@ func runInit(g *globalOptions, opts *initOptions) error {
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(g.Out, "wrote %s for app %q (settings %s)\nnext: put your server in stages.production.hosts, then run: hoist setup production\n", path, p.App, p.Settings)
+	fmt.Fprintf(g.Out, "wrote %s for app %q (settings %s)\n", path, p.App, p.Settings)
+	printFindings(g, p)
+	fmt.Fprintf(g.Out, "next: put your server in stages.production.hosts, then run: hoist setup production\n")
 	return nil
+}
+
+// printFindings says what init took from the settings, so the user knows
+// which lines of hoist.yml to check.
+func printFindings(g *globalOptions, p config.Project) {
+	f := p.Found
+	if f == nil {
+		fmt.Fprintf(g.Out, "could not read the settings module %s here: check secrets and env in %s\n", p.Settings, config.FileName)
+		return
+	}
+	var secrets, required, optional []string
+	for _, v := range f.Vars {
+		switch {
+		case v.Secret:
+			secrets = append(secrets, v.Name)
+		case v.Optional:
+			optional = append(optional, v.Name)
+		default:
+			required = append(required, v.Name)
+		}
+	}
+	fmt.Fprintf(g.Out, "read %s\n", strings.Join(f.Files, ", "))
+	list := func(what string, names []string) {
+		if len(names) > 0 {
+			fmt.Fprintf(g.Out, "  %s: %s\n", what, strings.Join(names, ", "))
+		}
+	}
+	list("secrets (set them in your environment to deploy)", secrets)
+	list(fmt.Sprintf("env (replace %s with their values)", config.Placeholder), required)
+	list("env with defaults in the settings (commented out)", optional)
+	if len(f.Vars) == 0 {
+		fmt.Fprintf(g.Out, "  no environment variable: make the settings read SECRET_KEY from one\n")
+	}
+	if f.Celery != "" {
+		fmt.Fprintf(g.Out, "  Celery (%s): processes.worker runs its worker\n", f.CeleryFile)
+	}
+	switch {
+	case f.Compressor && f.CompressOffline:
+		fmt.Fprintf(g.Out, "  django-compressor: build runs python manage.py compress\n")
+	case f.Compressor:
+		fmt.Fprintf(g.Out, "  django-compressor without COMPRESS_OFFLINE: the build step is commented out\n")
+	}
+	if !f.StaticRoot {
+		fmt.Fprintf(g.Out, "  no STATIC_ROOT: set it in your settings, collectstatic needs it\n")
+	}
 }
