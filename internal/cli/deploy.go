@@ -48,7 +48,7 @@ host, the new release is removed and the lock is released.`,
 		},
 	}
 	cmd.Flags().StringVar(&opts.Ref, "ref", "", "the git branch, tag or commit to deploy (default: the stage's ref, else HEAD)")
-	cmd.Flags().BoolVar(&opts.SkipChecks, "skip-checks", false, "do not run Django's checks first (not recommended)")
+	cmd.Flags().BoolVar(&opts.SkipChecks, "skip-checks", false, "do not run Django's system checks, the missing-migration check nor the trial collectstatic first (not recommended)")
 	cmd.Flags().StringVar(&opts.Migrate, "migrate", "auto", "auto: migrate on the primary before the switch; skip: do not migrate; only: migrate and switch nothing")
 	cmd.Flags().BoolVar(&opts.AllowUnsafe, "allow-unsafe-migrations", false, "apply migrations the live release cannot survive (dropping or renaming columns, NOT NULL without default, irreversible)")
 	cmd.Flags().IntVar(&opts.Batch, "batch", 0, "switch N hosts at a time, checking each batch through its web server (default: all at once)")

@@ -3,7 +3,6 @@ package deploy
 import (
 	"context"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"os/exec"
@@ -92,13 +91,6 @@ func judge(u *ui.UI, r django.Report, checks config.Checks, where string) error 
 		return &ChecksError{Where: where, Failures: r.Failures}
 	}
 	return nil
-}
-
-// CheckLocally is RunLocalChecks at the default fail level, its warnings
-// not shown. It remains for internal/deploy/deploy.go until that calls
-// RunLocalChecks; remove it then.
-func CheckLocally(ctx context.Context, a *Artifact, appDir, projectDir string, env map[string]string) (bool, error) {
-	return RunLocalChecks(ctx, ui.New(io.Discard, false), a, appDir, projectDir, env, config.Checks{FailLevel: config.FailOnError})
 }
 
 // StageEnv is the environment the app gets on a stage, secrets included.

@@ -90,10 +90,10 @@ func (t *Target) Deploy(ctx context.Context, opts Options) (err error) {
 	u.Info("deploying %s (commit %.7s, %d KiB) to %s as release %s", ref, art.Commit, art.Size/1024, t.Stage.Name, d.id)
 
 	if opts.SkipChecks {
-		u.Warn("skipping Django's checks (--skip-checks)")
+		u.Warn("--skip-checks: not running %s", SkippedChecks)
 	} else {
 		start := time.Now()
-		ran, err := CheckLocally(ctx, art, c.Dir, c.ProjectDir, StageEnv(c, t.Stage, opts.Secrets))
+		ran, err := RunLocalChecks(ctx, u, art, c.Dir, c.ProjectDir, StageEnv(c, t.Stage, opts.Secrets), t.Stage.Checks)
 		u.Timed("", "checks", time.Since(start))
 		if err != nil {
 			return err
@@ -287,8 +287,8 @@ func (d *deployRun) build(ctx context.Context) error {
 			return err
 		}
 		if h == d.t.Primary && d.remoteChecks {
-			if failures := django.Check(ctx, django.ReleaseRunner(h, l, d.id, c.ProjectDir)); len(failures) > 0 {
-				return &ChecksError{Where: "in the built release", Failures: failures}
+			if err := RunReleaseChecks(ctx, u, django.ReleaseRunner(h, l, d.id, c.ProjectDir), d.t.Stage.Checks); err != nil {
+				return err
 			}
 			u.Step(h.Name, "build", "Django checks passed in the release")
 		}

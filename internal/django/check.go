@@ -52,13 +52,6 @@ var fatalWarnings = map[string]bool{
 	"security.W020": true, // ALLOWED_HOSTS empty: Django answers 400 to every request
 }
 
-// Check is RunChecks at the default fail level, returning only what fails.
-// It remains for internal/deploy/deploy.go until that calls
-// deploy.CheckRelease; remove it then.
-func Check(ctx context.Context, run Runner) []Failure {
-	return RunChecks(ctx, run, config.Checks{FailLevel: config.FailOnError}).Failures
-}
-
 // RunChecks runs what would break in production, with the stage's
 // settings: Django's system checks with the deployment ones, missing
 // migrations, and a real collectstatic (a dry run misses errors of manifest
