@@ -7,4 +7,4 @@ cd "$(dirname "$0")/.."
 source scripts/deps.sh
 
 go vet ./...
-go test -count=1 -timeout 50m ./... "$@"
+go test -count=1 -timeout 50m -parallel 4 ./... "$@"

@@ -17,6 +17,7 @@ import (
 // Caddy serves the app over HTTPS with its own CA, static files directly,
 // redirects HTTP and www, and Django sees the requests as secure.
 func TestCaddyServesHTTPS(t *testing.T) {
+	t.Parallel()
 	skipShort(t)
 	f := fleet.Start(t, fleet.Options{Hosts: 1})
 	h := f.Hosts[0]

@@ -10,6 +10,7 @@ import (
 // They are printed and do not stop the deploy; DEBUG on and a missing
 // migration still do; a silenced check id is never printed.
 func TestPlainHTTPStageDeploysWithItsWarnings(t *testing.T) {
+	t.Parallel()
 	skipShort(t)
 	h := shared.Hosts[0]
 	const domain = "plainhttp.test"

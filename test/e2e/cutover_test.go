@@ -84,6 +84,7 @@ func (l *load) finish(t *testing.T, what string) {
 }
 
 func TestDeployAndRollbackUnderLoadFailNoRequest(t *testing.T) {
+	t.Parallel()
 	skipShort(t)
 	const domain = "steady.test"
 	a := newApp(t, shared, "notes", "steady", notesYML(domain, hostList(shared.Hosts...), "      DATABASE_URL: \""+createDB(t, "steady")+"\""))
@@ -110,6 +111,7 @@ func TestDeployAndRollbackUnderLoadFailNoRequest(t *testing.T) {
 // A release that cannot serve is never switched to: every host keeps the
 // old release, the new instances are stopped, and the error shows why.
 func TestUnhealthyReleaseIsNeverSwitchedTo(t *testing.T) {
+	t.Parallel()
 	skipShort(t)
 	const domain = "sick.test"
 	hosts := shared.Hosts[:2]
@@ -154,6 +156,7 @@ func TestUnhealthyReleaseIsNeverSwitchedTo(t *testing.T) {
 
 // When one host cannot switch, the hosts already switched go back.
 func TestFailedSwitchOnOneHostRevertsAll(t *testing.T) {
+	t.Parallel()
 	skipShort(t)
 	const domain = "revert.test"
 	hosts := shared.Hosts

@@ -23,6 +23,7 @@ func createDBOn(t *testing.T, f *fleet.Fleet, name string) string {
 // Three hosts sharing one PostgreSQL database: setup, deploy, data written
 // through one host survives the next deploy, rollback returns every host.
 func TestDeployThreeHostsSharedDatabase(t *testing.T) {
+	t.Parallel()
 	skipShort(t)
 	const domain = "three.test"
 	url := createDB(t, "three")
@@ -91,6 +92,7 @@ func TestDeployThreeHostsSharedDatabase(t *testing.T) {
 // deploys, reuses the venv when requirements did not change, and holds
 // secrets in a 0600 file.
 func TestSingleHostKeepsSqliteAndMedia(t *testing.T) {
+	t.Parallel()
 	skipShort(t)
 	const domain = "solo.test"
 	h := shared.Hosts[0]

@@ -36,6 +36,7 @@ func (a *app) applyCase(name string) {
 }
 
 func TestCheckCatchesProductionMistakes(t *testing.T) {
+	t.Parallel()
 	skipShort(t)
 	h := shared.Hosts[0]
 	const domain = "checked.test"
@@ -72,6 +73,7 @@ func TestCheckCatchesProductionMistakes(t *testing.T) {
 }
 
 func TestMigrationsRunOnceOnThePrimaryBeforeTheSwitch(t *testing.T) {
+	t.Parallel()
 	skipShort(t)
 	hosts := shared.Hosts
 	a := newApp(t, shared, "shop", "once", shopYML("once.test", hostList(hosts...), createDB(t, "once")))
@@ -113,6 +115,7 @@ class Migration(migrations.Migration):
 }
 
 func TestMigrationSafety(t *testing.T) {
+	t.Parallel()
 	skipShort(t)
 	hosts := shared.Hosts[:2]
 	a := newApp(t, shared, "shop", "safety", shopYML("safety.test", hostList(hosts...), createDB(t, "safety")))
@@ -151,6 +154,7 @@ func TestMigrationSafety(t *testing.T) {
 }
 
 func TestRollbackAcrossMigrations(t *testing.T) {
+	t.Parallel()
 	skipShort(t)
 	hosts := shared.Hosts[:2]
 	a := newApp(t, shared, "shop", "backwards", shopYML("backwards.test", hostList(hosts...), createDB(t, "backwards")))
@@ -183,6 +187,7 @@ func TestRollbackAcrossMigrations(t *testing.T) {
 }
 
 func TestRunManageLogsAndStatus(t *testing.T) {
+	t.Parallel()
 	skipShort(t)
 	h := shared.Hosts[2]
 	a := newApp(t, shared, "notes", "ops", notesYML("ops.test", hostList(h), "      DATABASE_URL: \"sqlite:////srv/ops/shared/db.sqlite3\""))

@@ -45,6 +45,7 @@ func expectUntouched(t *testing.T, a *app, h *fleet.Host, domain, live string) {
 }
 
 func TestFailingBuildStepsLeaveTheLiveReleaseServing(t *testing.T) {
+	t.Parallel()
 	skipShort(t)
 	a, h, domain := deployedApp(t, "broken")
 	live := sh(t, h, "basename $(readlink /srv/broken/current)")
@@ -131,6 +132,7 @@ func TestUnreachableHostChangesNothing(t *testing.T) {
 }
 
 func TestChangedHostKeyIsRefused(t *testing.T) {
+	t.Parallel()
 	skipShort(t)
 	f := fleet.Start(t, fleet.Options{Hosts: 1})
 	a := newApp(t, f, "notes", "keyed", notesYML("keyed.test", hostList(f.Hosts[0]), "      DATABASE_URL: \"sqlite:////srv/keyed/shared/db.sqlite3\""))
@@ -178,6 +180,7 @@ func waitFor(t *testing.T, h *fleet.Host, what, script string) {
 }
 
 func TestSecondDeployIsRefusedWhileLocked(t *testing.T) {
+	t.Parallel()
 	a, h, domain := deployedApp(t, "locked")
 	a.write("VERSION", "v2\n")
 	a.commit("v2")
@@ -197,6 +200,7 @@ func TestSecondDeployIsRefusedWhileLocked(t *testing.T) {
 }
 
 func TestCtrlCReleasesTheLockAndKeepsTheLiveRelease(t *testing.T) {
+	t.Parallel()
 	a, h, domain := deployedApp(t, "interrupted")
 	live := sh(t, h, "basename $(readlink /srv/interrupted/current)")
 	// A requirements change makes the build long enough to interrupt.
@@ -219,6 +223,7 @@ func TestCtrlCReleasesTheLockAndKeepsTheLiveRelease(t *testing.T) {
 }
 
 func TestSetupWithoutSudoSaysHow(t *testing.T) {
+	t.Parallel()
 	skipShort(t)
 	a := newApp(t, shared, "notes", "nosudo", notesYML("nosudo.test", "[nosudo@web3]", "      DATABASE_URL: \"sqlite:////srv/nosudo/shared/db.sqlite3\""))
 	out, code := a.hoist("setup", "prod")
@@ -237,6 +242,7 @@ func TestSetupWithoutSudoSaysHow(t *testing.T) {
 
 // A nearly full disk is refused before the lock, with the space it needs.
 func TestFullDiskIsRefusedUpFront(t *testing.T) {
+	t.Parallel()
 	skipShort(t)
 	h := shared.Hosts[2]
 	sh(t, h, "mkdir -p /srv/full && mount -t tmpfs -o size=64m tmpfs /srv/full")

@@ -20,6 +20,7 @@ import (
 // project, holding a key that would vouch for nothing real, is never read:
 // GlobalKnownHostsFile none means no file.
 func TestProxyJumpAndHashedKnownHosts(t *testing.T) {
+	t.Parallel()
 	skipShort(t)
 	first, second, target := shared.Hosts[0], shared.Hosts[1], shared.Hosts[2]
 	home := t.TempDir()

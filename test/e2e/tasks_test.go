@@ -94,6 +94,7 @@ func enqueue(t *testing.T, h *fleet.Host, domain, token string) {
 // release command and a worker that dies at start each stop a deploy with
 // the old release and its worker serving.
 func TestWorkersCompressorAndReleaseCommands(t *testing.T) {
+	t.Parallel()
 	skipShort(t)
 	const domain = "tasks.test"
 	web, worker := shared.Hosts[:2], shared.Hosts[2]
