@@ -237,13 +237,22 @@ func (s *SSH) linkError() error {
 	}
 }
 
+// sessionError explains a session that could not open: EOF means the
+// server closed the connection (sshd restarted, the link was cut).
+func (s *SSH) sessionError(err error) error {
+	if errors.Is(err, io.EOF) {
+		return fmt.Errorf("the SSH connection to %s was closed (sshd restarted or the link was cut): %w", s.name, err)
+	}
+	return fmt.Errorf("open ssh session on %s: %w", s.name, err)
+}
+
 func (s *SSH) Run(ctx context.Context, cmd string, stdin io.Reader, stdout, stderr io.Writer) error {
 	sess, err := s.client.NewSession()
 	if err != nil {
 		if dead := s.linkError(); dead != nil {
 			return dead
 		}
-		return fmt.Errorf("open ssh session on %s: %w", s.name, err)
+		return s.sessionError(err)
 	}
 	defer sess.Close()
 	sess.Stdin, sess.Stdout, sess.Stderr = stdin, stdout, stderr
@@ -256,7 +265,7 @@ func (s *SSH) Interactive(ctx context.Context, cmd string, tty bool) error {
 		if dead := s.linkError(); dead != nil {
 			return dead
 		}
-		return fmt.Errorf("open ssh session on %s: %w", s.name, err)
+		return s.sessionError(err)
 	}
 	defer sess.Close()
 	sess.Stdin, sess.Stdout, sess.Stderr = os.Stdin, os.Stdout, os.Stderr
