@@ -63,6 +63,17 @@ func (l Layout) Media(id string) string  { return path.Join(l.Release(id), ".hoi
 func (l Layout) LiveStatic() string { return path.Join(l.Current(), ".hoist-static") }
 func (l Layout) LiveMedia() string  { return path.Join(l.Current(), ".hoist-media") }
 
+// StaticFallback is where the web server looks for a static file the live
+// release lacks: a link to a tree of links to the static files of every
+// release on the host (serve.LinkStaticFallback builds it). Pages an
+// earlier release rendered keep their hashed CSS and JS that way, until
+// that release is pruned and its links lead nowhere.
+func (l Layout) StaticFallback() string { return path.Join(l.Root, "static-fallback", "served") }
+
+// StaticFallbackTrees holds the trees StaticFallback points to; each is
+// built whole beside the one served, then the link is swapped.
+func (l Layout) StaticFallbackTrees() string { return path.Join(l.Root, "static-fallback") }
+
 // NewID names a release after when it was built and what it holds:
 // 20261121T220501Z-1a2b3c4.
 func NewID(now time.Time, commit string) string {

@@ -74,6 +74,11 @@ func caddyRedirect(tls config.TLS, domain string) (string, error) {
 	return caddyQuote(scheme+"://"+domain, "{uri}")
 }
 
+// Static files come from the live release, then from the releases before
+// it still on the host (see LinkStaticFallback), as with nginx. try_files
+// ends in =404 so a miss never falls through to file_server, whose root is
+// deploy_to.
+//
 // Caddy adds X-Forwarded-For and X-Forwarded-Proto itself. Keepalive to
 // the upstream is off, so each request follows live.sock to the release
 // that is live now; pooled connections would keep reaching the old one.
@@ -86,7 +91,8 @@ var caddySiteTemplate = template.Must(template.New("caddy").Funcs(funcs).Parse(`
 		max_size {{size .Web.MaxBodySize}}
 	}
 	handle_path {{caddy (print .Web.StaticURL "*")}} {
-		root * {{caddy .L.LiveStatic}}
+		root * {{caddy .L.Root}}
+		try_files {{caddyTry .L.Root .L.LiveStatic}} {{caddyTry .L.Root .L.StaticFallback}} =404
 		header Cache-Control "public, max-age=604800"
 		file_server
 	}

@@ -6,6 +6,8 @@ package serve
 import (
 	"bytes"
 	"fmt"
+	"regexp"
+	"strings"
 	"text/template"
 
 	"github.com/hoistdeploy/hoist/internal/config"
@@ -116,6 +118,58 @@ var funcs = template.FuncMap{
 	"add":   func(a, b int) int { return a + b },
 	"size":  caddySize,
 	"redir": caddyRedirect,
+
+	"ngxStaticRegex": nginxStaticRegex,
+	"ngxTry":         nginxTry,
+	"caddyTry":       caddyTry,
+}
+
+// staticVar names the path of a static file after the static URL, as the
+// nginx static location captures it.
+const staticVar = "hoist_static"
+
+// nginxStaticRegex matches a URI under the static URL and captures the rest.
+// (?s) keeps a newline decoded from %0A inside the capture instead of
+// cutting the path there; there is no $ anchor, as nginxString refuses $
+// and the greedy capture runs to the end anyway.
+func nginxStaticRegex(url string) (string, error) {
+	return nginxString("(?s)^" + regexp.QuoteMeta(url) + "(?<" + staticVar + ">.*)")
+}
+
+// nginxTry is one try_files entry: dir relative to root, then the captured
+// path, in one quoted token (nginx replaces variables inside quotes; the
+// value written through nginxString holds no $ of its own).
+func nginxTry(root, dir string) (string, error) {
+	rel, err := underRoot(root, dir)
+	if err != nil {
+		return "", err
+	}
+	q, err := nginxString(rel + "/")
+	if err != nil {
+		return "", err
+	}
+	return q[:len(q)-1] + "$" + staticVar + `"`, nil
+}
+
+// caddyTry is one try_files entry for Caddy: dir relative to root, then the
+// request path handle_path left after the static URL.
+func caddyTry(root, dir string) (string, error) {
+	rel, err := underRoot(root, dir)
+	if err != nil {
+		return "", err
+	}
+	return caddyQuote(rel, "{path}")
+}
+
+// underRoot is p relative to root. try_files looks files up under one root,
+// and both static dirs lie under deploy_to; the root also bounds what a
+// lookup can reach.
+func underRoot(root, p string) (string, error) {
+	rel := strings.TrimPrefix(p, root)
+	if root == "" || rel == p || !strings.HasPrefix(rel, "/") {
+		return "", fmt.Errorf("%s is not under %s", p, root)
+	}
+	return rel, nil
 }
 
 var socketUnit = template.Must(template.New("socket").Funcs(funcs).Parse(`# Written by hoist setup; edit hoist.yml and run setup again instead.
@@ -188,10 +242,18 @@ server {
     server_name{{range .Domains}} {{ngx .}}{{else}} _{{end}};
     client_max_body_size {{ngx .Web.MaxBodySize}};
 
+    # Static files: the live release's, then those of the earlier releases
+    # still on the host (each deploy links them under static-fallback/), so
+    # pages those releases rendered keep their hashed CSS and JS. The regex
+    # only captures the path after the prefix: which location answers is
+    # decided by prefix as usual.
     location {{ngx .Web.StaticURL}} {
-        alias {{ngx (print .L.LiveStatic "/")}};
-        expires 7d;
-        access_log off;
+        location ~ {{ngxStaticRegex .Web.StaticURL}} {
+            root {{ngx .L.Root}};
+            try_files {{ngxTry .L.Root .L.LiveStatic}} {{ngxTry .L.Root .L.StaticFallback}} =404;
+            expires 7d;
+            access_log off;
+        }
     }
 
     location {{ngx .Web.MediaURL}} {

@@ -64,7 +64,9 @@ func TestNginxSite(t *testing.T) {
 	for _, want := range []string{
 		`server_name "shop.example.com";`, `client_max_body_size "20m";`,
 		`proxy_pass "http://unix:/srv/shop/run/live.sock";`, "X-Forwarded-Proto $scheme",
-		`alias "/srv/shop/current/.hoist-static/";`, `alias "/srv/shop/current/.hoist-media/";`,
+		`location ~ "(?s)^/static/(?<hoist_static>.*)" {`, `root "/srv/shop";`,
+		`try_files "/current/.hoist-static/$hoist_static" "/static-fallback/served/$hoist_static" =404;`,
+		`alias "/srv/shop/current/.hoist-media/";`,
 	} {
 		if !strings.Contains(site, want) {
 			t.Errorf("site lacks %q:\n%s", want, site)
@@ -83,7 +85,8 @@ func TestCaddySite(t *testing.T) {
 	site := content(t, s, "/etc/caddy/hoist.d/shop.caddy")
 	for _, want := range []string{
 		`"shop.example.com" {`, "tls internal", `max_size "20MB"`,
-		`handle_path "/static/*" {`, `root * "/srv/shop/current/.hoist-static"`,
+		`handle_path "/static/*" {`, `root * "/srv/shop"`,
+		`try_files "/current/.hoist-static{path}" "/static-fallback/served{path}" =404`,
 		`reverse_proxy "unix//srv/shop/run/live.sock"`, "keepalive off",
 		`"www.shop.example.com" {`, `redir "https://shop.example.com{uri}" permanent`,
 	} {
