@@ -191,6 +191,17 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "static"
+# Hashed names (board/site.3f2a1c9d.css): a changed file gets a new URL, so
+# browsers can cache them for good, and hoist keeps the previous releases'
+# names answering after a deploy for pages they rendered.
+_MANIFEST_STORAGE = "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"
+if django.VERSION >= (4, 2):
+    STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": _MANIFEST_STORAGE},
+    }
+else:
+    STATICFILES_STORAGE = _MANIFEST_STORAGE
 MEDIA_URL = "/media/"
 MEDIA_ROOT = BASE_DIR / "media"
 
