@@ -12,17 +12,6 @@ import (
 	"github.com/hoistdeploy/hoist/internal/serve"
 )
 
-// toolsScript lists what a host lacks to run a release, as Debian package
-// names, so the fix is one apt-get line.
-const toolsScript = `
-py=$1; web=$2; missing=""
-"$py" -c 'import venv, ensurepip' 2>/dev/null || missing="$missing python3-venv"
-command -v systemctl >/dev/null 2>&1 || missing="$missing systemd"
-if [ "$web" = nginx ]; then command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$missing nginx"; fi
-if [ "$web" = caddy ]; then command -v caddy >/dev/null 2>&1 || missing="$missing caddy"; fi
-echo "$missing"
-`
-
 // layoutScript creates the directory layout, owned by the deploy user:
 // $2 is deploy_to, $7 the state dir (private), the rest are public.
 const layoutScript = `
@@ -35,10 +24,11 @@ shift 7
 for d in "$@"; do install -d -o "$user" -g "$group" -m 0755 "$d"; done
 `
 
-// Setup prepares every host of the stage to receive releases: directories,
-// systemd units, the web server site. Running it again changes nothing. It
-// holds the stage's lock while it changes units and sites, so it never
-// runs beside a deploy.
+// Setup prepares every host of the stage to receive releases: packages,
+// directories, systemd units, the web server site. Running it again
+// changes nothing. It holds the stage's lock while it changes units and
+// sites, so it never runs beside a deploy; packages go in before the lock
+// (which lives in the layout) and apt has its own.
 func (t *Target) Setup(ctx context.Context, command string) error {
 	if err := Each(ctx, t.Hosts, "setup", t.prepare); err != nil {
 		return err
@@ -53,8 +43,8 @@ func (t *Target) Setup(ctx context.Context, command string) error {
 	return Each(ctx, t.Hosts, "setup", t.install)
 }
 
-// prepare checks sudo and the tools a release needs, and makes the
-// directory layout (where the lock lives).
+// prepare checks sudo, installs what a release needs and the packages of
+// hoist.yml, and makes the directory layout (where the lock lives).
 func (t *Target) prepare(ctx context.Context, h *remote.Host) error {
 	c, u := t.Config, t.UI
 	if !h.Root {
@@ -69,12 +59,8 @@ func (t *Target) prepare(ctx context.Context, h *remote.Host) error {
 	if !t.isWeb(h) {
 		server = config.NoWebServer
 	}
-	out, err := remote.Output(ctx, h, remote.Script(toolsScript, c.Python, string(server)))
-	if err != nil {
+	if err := t.installPackages(ctx, h, server); err != nil {
 		return err
-	}
-	if missing := strings.TrimSpace(out); missing != "" {
-		return fmt.Errorf("the host lacks what hoist needs; install it with: sudo apt-get install -y %s", missing)
 	}
 	l := t.Layout
 	args := []string{h.User, l.Root, l.Releases(), l.Venvs(), l.Shared(), l.Run(), l.State()}
