@@ -7,8 +7,10 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/hoistdeploy/hoist/internal/config"
 	"github.com/hoistdeploy/hoist/internal/release"
 	"github.com/hoistdeploy/hoist/internal/remote"
+	"github.com/hoistdeploy/hoist/internal/serve"
 )
 
 // Runner starts, checks and stops the processes of one release on a host.
@@ -199,8 +201,24 @@ func (c *Cutover) Finish(ctx context.Context, rollback bool) error {
 		if err != nil {
 			return err
 		}
-		return t.prune(ctx, h, inv, prev)
+		if err := t.prune(ctx, h, inv, prev); err != nil {
+			return err
+		}
+		t.linkStaticFallback(ctx, h)
+		return nil
 	})
+}
+
+// linkStaticFallback rebuilds the tree of every release's static files
+// the web server falls back to, so pages of an earlier release keep their
+// hashed CSS and JS. A failure only loses fallbacks: it is a warning.
+func (t *Target) linkStaticFallback(ctx context.Context, h *remote.Host) {
+	if !t.isWeb(h) || t.Config.Web.Server == config.NoWebServer {
+		return
+	}
+	if err := serve.LinkStaticFallback(ctx, h, t.Layout); err != nil {
+		t.UI.Warn("%s: static files of earlier releases may answer 404: %v", h.Name, err)
+	}
 }
 
 // prune deletes releases beyond keep_releases, then the venvs and artifacts

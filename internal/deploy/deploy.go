@@ -305,6 +305,7 @@ func (d *deployRun) build(ctx context.Context) error {
 		if err := django.LinkServed(ctx, h, l, d.id, settings); err != nil {
 			return err
 		}
+		d.t.linkStaticFallback(ctx, h)
 		for _, cmd := range c.Build {
 			out, err := remote.Output(ctx, h, release.Command(l, d.id, c.ProjectDir, "sh", "-c", cmd))
 			if err != nil {
