@@ -32,6 +32,7 @@ processes:
   worker:
     command: %s
     stop_timeout: 60s
+  sweeper: python manage.py requeue_stale
 health:
   paths: [/health/, /]
 web:
@@ -115,7 +116,7 @@ func TestWorkersCompressorAndReleaseCommands(t *testing.T) {
 		}
 	}
 	expectServing(t, web, domain, "version: v1")
-	if state := sh(t, worker, "systemctl is-active 'hoist-tasks.worker@*' | sort -u"); state != "active" {
+	if state := sh(t, worker, "systemctl is-active 'hoist-tasks.worker@*' 'hoist-tasks.sweeper@*' | sort -u"); state != "active" {
 		t.Fatalf("worker host: %q", state)
 	}
 
