@@ -37,6 +37,11 @@ func (u *UI) Timed(host, step string, took time.Duration) {
 // the order they ran and a column per host: where a slow run spent its
 // time.
 func (u *UI) WriteTimings(w io.Writer) {
+	// w may redact through this UI, which takes u.mu: write after unlocking.
+	io.WriteString(w, u.timingsTable())
+}
+
+func (u *UI) timingsTable() string {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	var steps, hosts []string
@@ -64,7 +69,7 @@ func (u *UI) WriteTimings(w io.Writer) {
 		}
 		b.WriteString("\n")
 	}
-	io.WriteString(w, b.String())
+	return b.String()
 }
 
 func seconds(took map[[2]string]time.Duration, step, host string) string {

@@ -24,8 +24,9 @@ func TestTimingsAreEventsAndATable(t *testing.T) {
 			t.Errorf("event %q: %+v %v", line, e, err)
 		}
 	}
+	// Through a writer that redacts with the same UI, as commands print.
 	var table bytes.Buffer
-	u.WriteTimings(&table)
+	u.WriteTimings(u.Writer(&table))
 	want := "step            stage       web1       web2\n" +
 		"build           2.10s      1.50s      2.00s\n" +
 		"switch              -      0.10s          -\n"
