@@ -59,6 +59,9 @@ type deployRun struct {
 	invs     map[*remote.Host]release.Inventory // what each host held, after reconcile
 	previous map[*remote.Host]string            // what was live on each host before
 	settings django.Settings                    // read on the primary
+	checks     chan checkResult // the local checks' verdict, sent once
+	checksOnce sync.Once
+	checksErr  error
 	// remoteChecks: no local Python has Django, so the checks run in the
 	// built release on the primary.
 	remoteChecks bool
@@ -89,21 +92,23 @@ func (t *Target) Deploy(ctx context.Context, opts Options) (err error) {
 	}
 	u.Info("deploying %s (commit %.7s, %d KiB) to %s as release %s", ref, art.Commit, art.Size/1024, t.Stage.Name, d.id)
 
+	// The checks run on this machine while the artifact ships and the
+	// release builds; their verdict is awaited before the migrations
+	// (awaitChecks), so a failing check still stops everything first.
+	d.checks = make(chan checkResult, 1)
 	if opts.SkipChecks {
 		u.Warn("--skip-checks: not running %s", SkippedChecks)
+		d.checks <- checkResult{ran: true}
 	} else {
-		start := time.Now()
-		ran, err := RunLocalChecks(ctx, u, art, c.Dir, c.ProjectDir, StageEnv(c, t.Stage, opts.Secrets), t.Stage.Checks)
-		u.Timed("", "checks", time.Since(start))
-		if err != nil {
-			return err
-		}
-		if ran {
-			u.Info("Django checks passed: check --deploy, makemigrations --check, collectstatic")
-		} else {
-			d.remoteChecks = true
-			u.Warn("no Python with Django on this machine (set HOIST_PYTHON to one): the checks will run in the built release on %s, before anything switches", t.Primary.Name)
-		}
+		go func() {
+			start := time.Now()
+			ran, err := RunLocalChecks(ctx, u, art, c.Dir, c.ProjectDir, StageEnv(c, t.Stage, opts.Secrets), t.Stage.Checks)
+			u.Timed("", "checks", time.Since(start))
+			if err == nil && ran {
+				u.Info("Django checks passed: check --deploy, makemigrations --check, collectstatic")
+			}
+			d.checks <- checkResult{ran, err}
+		}()
 	}
 	if err := t.preflight(ctx); err != nil {
 		return err
@@ -168,6 +173,31 @@ func (t *Target) Deploy(ctx context.Context, opts Options) (err error) {
 		return &AfterDeployError{Err: err, Release: d.id}
 	}
 	return nil
+}
+
+// checkResult is the verdict of the local checks: whether a Python with
+// Django ran them, and what failed.
+type checkResult struct {
+	ran bool
+	err error
+}
+
+// awaitChecks waits for the local checks (once) and returns their error.
+// Without a local Django it marks the checks to run in the built release.
+func (d *deployRun) awaitChecks(ctx context.Context) error {
+	d.checksOnce.Do(func() {
+		select {
+		case r := <-d.checks:
+			d.checksErr = r.err
+			if r.err == nil && !r.ran {
+				d.remoteChecks = true
+				d.t.UI.Warn("no Python with Django on this machine (set HOIST_PYTHON to one): the checks run in the built release on %s, before anything switches", d.t.Primary.Name)
+			}
+		case <-ctx.Done():
+			d.checksErr = ctx.Err()
+		}
+	})
+	return d.checksErr
 }
 
 // preflight refuses a host hoist setup has not prepared for this hoist.yml.
@@ -286,6 +316,11 @@ func (d *deployRun) build(ctx context.Context) error {
 		if err := checkServedURLs(c, settings); err != nil {
 			return err
 		}
+		if h == d.t.Primary {
+			if err := d.awaitChecks(ctx); err != nil {
+				return err
+			}
+		}
 		if h == d.t.Primary && d.remoteChecks {
 			if err := RunReleaseChecks(ctx, u, django.ReleaseRunner(h, l, d.id, c.ProjectDir), d.t.Stage.Checks); err != nil {
 				return err
@@ -349,29 +384,37 @@ func checkServedURLs(c *config.Config, s django.Settings) error {
 func (d *deployRun) migrate(ctx context.Context) error {
 	h, u := d.t.Primary, d.t.UI
 	fail := func(err error) error { return &StepError{Host: h.Name, Step: "migrate", Err: err} }
+	if err := d.awaitChecks(ctx); err != nil {
+		return err
+	}
 	// The database must hold no migration that neither the new release nor
 	// the live one knows (a rollback that left one applied), and a history
 	// Django itself finds consistent.
+	// Both histories are read at once: each is a Django start.
 	pd := d.t.Config.ProjectDir
-	to, err := django.ReadHistory(ctx, h, d.t.Layout, d.id, pd)
-	if err != nil {
+	var to, fh django.History
+	var toErr, fromErr error
+	var wg sync.WaitGroup
+	if live := d.previous[h]; live != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fh, fromErr = django.ReadHistory(ctx, h, d.t.Layout, live, pd)
+		}()
+	}
+	to, toErr = django.ReadHistory(ctx, h, d.t.Layout, d.id, pd)
+	wg.Wait()
+	if err := errors.Join(toErr, fromErr); err != nil {
 		return fail(err)
 	}
 	var from []django.History
-	if live := d.previous[h]; live != "" {
-		fh, err := django.ReadHistory(ctx, h, d.t.Layout, live, pd)
-		if err != nil {
-			return fail(err)
-		}
+	if fh.Release != "" {
 		from = append(from, fh)
 	}
 	if err := django.CheckSwitch(to, from...); err != nil {
 		return fail(err)
 	}
-	plan, err := django.Plan(ctx, h, d.t.Layout, d.id, pd)
-	if err != nil {
-		return fail(err)
-	}
+	plan := to.Plan
 	if len(plan) == 0 {
 		u.Step(h.Name, "migrate", "no migrations to apply")
 		return nil

@@ -30,20 +30,48 @@ type History struct {
 	// migration recorded as applied before one it depends on); "" when the
 	// history is consistent.
 	Inconsistent string `json:"inconsistent"`
+	// Plan is what migrate would apply with this release's code, in
+	// order; empty when Inconsistent.
+	Plan []Migration `json:"plan"`
 }
 
 // historyScript reads the raw rows of django_migrations rather than the
 // loader's view, which hides rows the code does not know: those rows are
-// exactly what a rollback must not leave behind.
+// exactly what a rollback must not leave behind. In the same run (one
+// Django start) it plans the migrations and flags the operations the code
+// still serving cannot survive: during a deploy the old release keeps
+// serving on the new schema until the switch.
 const historyScript = `
 import json, django
 django.setup()
 from django.db import connections, DEFAULT_DB_ALIAS
 from django.db.migrations.exceptions import InconsistentMigrationHistory
-from django.db.migrations.loader import MigrationLoader
+from django.db import migrations
+from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.recorder import MigrationRecorder
+
+def unsafe(op):
+    if isinstance(op, migrations.RemoveField):
+        return "drops column %s.%s: the live code still reads it" % (op.model_name, op.name)
+    if isinstance(op, migrations.DeleteModel):
+        return "drops table %s: the live code still uses it" % op.name
+    if isinstance(op, migrations.RenameField):
+        return "renames column %s.%s to %s: the live code still uses the old name" % (op.model_name, op.old_name, op.new_name)
+    if isinstance(op, migrations.RenameModel):
+        return "renames table %s to %s: the live code still uses the old name" % (op.old_name, op.new_name)
+    if isinstance(op, migrations.AddField):
+        f = op.field
+        db_default = getattr(f, "db_default", None)
+        has_db_default = db_default is not None and type(db_default).__name__ != "NOT_PROVIDED"
+        if not f.null and not has_db_default and (not f.has_default() or not op.preserve_default) and not f.many_to_many:
+            return "adds NOT NULL column %s.%s without a default: the live code inserts rows without it" % (op.model_name, op.name)
+    if isinstance(op, (migrations.RunPython, migrations.RunSQL)) and not op.reversible:
+        return "is irreversible (%s without a reverse): a rollback could not undo it" % type(op).__name__
+    return ""
+
 conn = connections[DEFAULT_DB_ALIAS]
-loader = MigrationLoader(conn)
+executor = MigrationExecutor(conn)
+loader = executor.loader
 recorder = MigrationRecorder(conn)
 rows = recorder.applied_migrations() if recorder.has_table() else {}
 inconsistent = ""
@@ -51,6 +79,15 @@ try:
     loader.check_consistent_history(conn)
 except InconsistentMigrationHistory as e:
     inconsistent = str(e)
+# The plan lists what migrate would apply, with the operations the live
+# release cannot survive marked; none when the history is inconsistent
+# (the plan does not check it: with 0003 recorded and 0002 missing it
+# lists nothing to apply).
+plan = []
+if not inconsistent:
+    for migration, backwards in executor.migration_plan(loader.graph.leaf_nodes()):
+        ops = [{"describe": op.describe(), "unsafe": unsafe(op)} for op in migration.operations]
+        plan.append({"app": migration.app_label, "name": migration.name, "operations": ops})
 leaves = {}
 for app, name in loader.graph.leaf_nodes():
     leaves.setdefault(app, []).append(name)
@@ -62,6 +99,7 @@ print(json.dumps({
     "leaves": leaves,
     "unapplied": sorted(name(k) for k in loader.graph.nodes if k not in loader.applied_migrations),
     "inconsistent": inconsistent,
+    "plan": plan,
 }))
 `
 

@@ -10,53 +10,6 @@ import (
 	"github.com/hoistdeploy/hoist/internal/remote"
 )
 
-// planScript lists the migrations a release would apply, and flags the
-// operations the code still serving cannot survive: during a deploy the old
-// release keeps serving on the new schema until the switch.
-const planScript = `
-import json, django
-django.setup()
-from django.db import connections, migrations
-from django.db.migrations.exceptions import InconsistentMigrationHistory
-from django.db.migrations.executor import MigrationExecutor
-
-def unsafe(op):
-    if isinstance(op, migrations.RemoveField):
-        return "drops column %s.%s: the live code still reads it" % (op.model_name, op.name)
-    if isinstance(op, migrations.DeleteModel):
-        return "drops table %s: the live code still uses it" % op.name
-    if isinstance(op, migrations.RenameField):
-        return "renames column %s.%s to %s: the live code still uses the old name" % (op.model_name, op.old_name, op.new_name)
-    if isinstance(op, migrations.RenameModel):
-        return "renames table %s to %s: the live code still uses the old name" % (op.old_name, op.new_name)
-    if isinstance(op, migrations.AddField):
-        f = op.field
-        db_default = getattr(f, "db_default", None)
-        has_db_default = db_default is not None and type(db_default).__name__ != "NOT_PROVIDED"
-        if not f.null and not has_db_default and (not f.has_default() or not op.preserve_default) and not f.many_to_many:
-            return "adds NOT NULL column %s.%s without a default: the live code inserts rows without it" % (op.model_name, op.name)
-    if isinstance(op, (migrations.RunPython, migrations.RunSQL)) and not op.reversible:
-        return "is irreversible (%s without a reverse): a rollback could not undo it" % type(op).__name__
-    return ""
-
-executor = MigrationExecutor(connections["default"])
-# migrate itself refuses an inconsistent history, but the plan does not
-# check: with 0003 recorded and 0002 missing it lists nothing to apply.
-try:
-    executor.loader.check_consistent_history(connections["default"])
-except InconsistentMigrationHistory as e:
-    print(json.dumps({"inconsistent": str(e), "plan": []}))
-    raise SystemExit(0)
-plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
-out = []
-for migration, backwards in plan:
-    ops = []
-    for op in migration.operations:
-        ops.append({"describe": op.describe(), "unsafe": unsafe(op)})
-    out.append({"app": migration.app_label, "name": migration.name, "operations": ops})
-print(json.dumps({"inconsistent": "", "plan": out}))
-`
-
 // Migration is one migration a release would apply.
 type Migration struct {
 	App        string `json:"app"`
@@ -72,17 +25,14 @@ func (m Migration) String() string { return m.App + "." + m.Name }
 // Plan lists the migrations the release would apply, in order. It fails
 // when Django finds the history inconsistent, rather than list nothing.
 func Plan(ctx context.Context, t remote.Transport, l release.Layout, id, projectDir string) ([]Migration, error) {
-	var out struct {
-		Inconsistent string      `json:"inconsistent"`
-		Plan         []Migration `json:"plan"`
-	}
-	if err := runJSON(ctx, t, l, id, projectDir, planScript, &out); err != nil {
+	h, err := ReadHistory(ctx, t, l, id, projectDir)
+	if err != nil {
 		return nil, fmt.Errorf("migration plan: %w", err)
 	}
-	if out.Inconsistent != "" {
-		return nil, fmt.Errorf("migration plan: the migration history is inconsistent: %s\n%s", out.Inconsistent, inconsistentAdvice)
+	if h.Inconsistent != "" {
+		return nil, fmt.Errorf("migration plan: the migration history is inconsistent: %s\n%s", h.Inconsistent, inconsistentAdvice)
 	}
-	return out.Plan, nil
+	return h.Plan, nil
 }
 
 // ShowMigrations is Django's report of the schema state for apps.

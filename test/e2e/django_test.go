@@ -67,8 +67,13 @@ func TestCheckCatchesProductionMistakes(t *testing.T) {
 	if code != 5 || !strings.Contains(out, "makemigrations --check failed") || !strings.Contains(out, "Forgotten") {
 		t.Errorf("deploy of a missing migration: exit %d, want 5 naming makemigrations and the model", code)
 	}
-	if n := sh(t, h, "ls /srv/checked/releases /srv/checked/.hoist/artifacts 2>/dev/null | grep -c tar.gz || true"); n != "0" {
-		t.Errorf("an artifact was shipped although the checks failed")
+	// The checks run while the artifact ships and the release builds; a
+	// failure stops the deploy before it migrates, and nothing is left.
+	if n := sh(t, h, "ls /srv/checked/releases | wc -l"); n != "0" {
+		t.Errorf("%s release(s) left on the host although the checks failed", n)
+	}
+	if out := a.mustHoist("lock", "prod"); !strings.Contains(out, "free") {
+		t.Errorf("the lock was not released:\n%s", out)
 	}
 }
 
