@@ -113,11 +113,3 @@ func TestFingerprintFollowsTheFiles(t *testing.T) {
 		t.Fatal("a change to the units must change the fingerprint")
 	}
 }
-
-func TestInstanceIDs(t *testing.T) {
-	out := "hoist-shop@20261121T220501Z-1a2b3c4.service loaded active running x\nhoist-shop@20261121T230501Z-5d6e7f8.service loaded active running y\n"
-	ids := instanceIDs(out, "hoist-shop@")
-	if len(ids) != 2 || ids[0] != "20261121T220501Z-1a2b3c4" || ids[1] != "20261121T230501Z-5d6e7f8" {
-		t.Fatalf("got %v", ids)
-	}
-}
