@@ -250,3 +250,117 @@ serving() {
 		fi
 	done
 }
+
+# --- compare: hoist beside a plain deploy script ----------------------------
+
+# plain_env FILE: the environment file bench/plain-deploy.sh --setup installs:
+# the same values as the hoist stage new_app writes, but for the host name
+# plain.test (the plain script's nginx site).
+plain_env() {
+	cat >"$1" <<EOF2
+DJANGO_SETTINGS_MODULE=notes.settings
+DJANGO_SECRET_KEY=$DJANGO_SECRET_KEY
+DATABASE_URL=$(jq -r .database_url "$FLEET_JSON")
+DJANGO_ALLOWED_HOSTS=plain.test,localhost,127.0.0.1
+DJANGO_DEBUG=off
+DJANGO_LOG_LEVEL=INFO
+DJANGO_SECURE_SSL_REDIRECT=off
+DJANGO_SESSION_COOKIE_SECURE=off
+DJANGO_CSRF_COOKIE_SECURE=off
+DJANGO_SECURE_HSTS_SECONDS=0
+DJANGO_SILENCED_CHECKS=security.W004,security.W008,security.W012,security.W016
+EOF2
+	chmod 600 "$1"
+}
+
+# plain_in ARGS...: bench/plain-deploy.sh against the current fleet (its
+# ssh config, key and known_hosts).
+plain_in() {
+	HOME=$FLEET_HOME PLAIN_SSH_CONFIG=$FLEET_HOME/.ssh/config "$BENCH_DIR/plain-deploy.sh" "$@"
+}
+
+# poll_version PORT HOSTNAME is|not VERSION OUTFILE INTERVAL: asks the host's
+# nginx for /api/notes (Host: HOSTNAME) every INTERVAL s until the version it
+# serves is (is) or is no longer (not) VERSION, then writes when that answer
+# came ($EPOCHREALTIME) into OUTFILE. Gives up after 120 s.
+poll_version() {
+	local port=$1 name=$2 mode=$3 want=$4 out=$5 interval=$6 body v
+	local deadline=$((SECONDS + 120))
+	while [ "$SECONDS" -lt "$deadline" ]; do
+		body=$(curl -s -m 2 -H "Host: $name" "http://127.0.0.1:$port/api/notes" || true)
+		if [[ $body =~ \"version\":\ *\"([^\"]*)\" ]]; then
+			v=${BASH_REMATCH[1]}
+			if { [ "$mode" = is ] && [ "$v" = "$want" ]; } || { [ "$mode" = not ] && [ "$v" != "$want" ]; }; then
+				echo "$EPOCHREALTIME" >"$out"
+				return 0
+			fi
+		fi
+		sleep "$interval"
+	done
+	return 1
+}
+
+# serve_timed LOG HOSTNAME is|not VERSION N CMD...: runs CMD like timed (SECS,
+# T0, RC, output in LOG) while polling web1..webN through nginx, and sets
+# SERVE to the seconds from CMD's start until the last host answered with the
+# version asked for ("?" if one never did). The pollers start before the
+# command and keep going after it ends (a plain restart serves only once
+# gunicorn's workers have booted).
+serve_timed() {
+	local logf=$1 name=$2 mode=$3 want=$4 n=$5 i pids=() ports=() p last=0 t ok=1
+	shift 5
+	for ((i = 1; i <= n; i++)); do
+		ports+=("$(host_field "web$i" http_port)")
+		rm -f "$logf.seen-web$i"
+	done
+	for ((i = 1; i <= n; i++)); do
+		poll_version "${ports[i - 1]}" "$name" "$mode" "$want" "$logf.seen-web$i" "$POLL_INTERVAL" &
+		pids+=($!)
+		WRK_PIDS+=($!)
+	done
+	timed "$logf" "$@"
+	if [ "$RC" -ne 0 ]; then
+		kill "${pids[@]}" 2>/dev/null || true
+	fi
+	for p in "${pids[@]}"; do
+		wait "$p" || true
+	done
+	WRK_PIDS=()
+	for ((i = 1; i <= n; i++)); do
+		if [ -s "$logf.seen-web$i" ]; then
+			t=$(cat "$logf.seen-web$i")
+			last=$(echo "if ($t > $last) $t else $last" | bc -l)
+		else
+			ok=0
+			log "web$i never answered with version $mode $want (Host: $name)"
+		fi
+	done
+	SERVE="?"
+	[ "$ok" = 1 ] && SERVE=$(echo "$last - $T0" | bc -l | xargs printf '%.2f')
+	return 0
+}
+
+# median NUMBER...: the median ("?" among them: "?").
+median() {
+	local v
+	for v in "$@"; do
+		[ "$v" = "?" ] && { echo "?"; return; }
+	done
+	printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {if (NR % 2) m = a[(NR + 1) / 2]; else m = (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.2f", m}'
+}
+
+# ratio A B: A/B to two decimals with an "x" ("?" if either is unknown).
+ratio() {
+	if [ "$1" = "?" ] || [ "$2" = "?" ]; then
+		echo "?"
+	else
+		echo "$1 / $2" | bc -l | xargs printf '%.2fx'
+	fi
+}
+
+# ssh_commands LOG: the per-host SSH command counts from hoist --timings'
+# "ssh commands per host: web1 35, web2 33" line, as "MIN-MAX" ("?" if none).
+ssh_commands() {
+	grep -h '^ssh commands per host:' "$@" 2>/dev/null | sed 's/^ssh commands per host://' | tr ',' '\n' |
+		awk 'NF == 2 {if (min == "" || $2 < min) min = $2; if ($2 > max) max = $2} END {if (min == "") print "?"; else if (min == max) print min; else print min "-" max}'
+}

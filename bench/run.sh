@@ -1,18 +1,21 @@
 #!/bin/bash
 # hoist benchmarks on a throwaway fleet of Debian servers on this machine.
 #
-#   bench/run.sh                  # everything: load, then deploy-time
+#   bench/run.sh                  # everything: load, deploy-time, compare
 #   bench/run.sh load             # zero downtime: failed requests under load
 #                                 # during deploy, rollback and a plain restart
 #   bench/run.sh deploy-time      # wall time of deploy/redeploy/rollback
+#                                 # for 1, 3 and 10 hosts
+#   bench/run.sh compare          # hoist deploy/rollback beside a plain
+#                                 # deploy script (bench/plain-deploy.sh),
 #                                 # for 1, 3 and 10 hosts
 #
 # Knobs (environment):
 #   BENCH_OUT=DIR        where logs and results go (default: a new /tmp dir)
 #   BENCH_ROUNDS=2       load: deploy+rollback+restart rounds
 #   BENCH_CONNS=8        load: wrk connections per host
-#   BENCH_SIZES="1 3 10" deploy-time: fleet sizes
-#   BENCH_RUNS=3         deploy-time: runs per measurement
+#   BENCH_SIZES="1 3 10" deploy-time, compare: fleet sizes
+#   BENCH_RUNS=3         deploy-time, compare: runs per measurement
 #
 # Needs: Docker, Go, wrk, hyperfine, jq, bc, curl, git (see bench/README.md).
 # Every fleet it starts is removed when it exits, also on failure or Ctrl-C.
@@ -30,9 +33,9 @@ fi
 
 what=${1:-all}
 case $what in
-all | load | deploy-time) ;;
+all | load | deploy-time | compare) ;;
 *)
-	echo "usage: bench/run.sh [all|load|deploy-time]" >&2
+	echo "usage: bench/run.sh [all|load|deploy-time|compare]" >&2
 	exit 2
 	;;
 esac
@@ -206,13 +209,116 @@ bench_deploy_time() {
 	done
 }
 
+# hoist_t APP ARGS...: hoist_in with a time limit, so a hoist that hangs
+# (it happened: --timings once deadlocked after a successful deploy) fails
+# the run instead of holding the fleet forever.
+hoist_t() {
+	local app=$1
+	shift
+	HOME=$FLEET_HOME timeout 300 "$HOIST" -C "$app" "$@"
+}
+
+# bench_compare: for each fleet size, side by side in one run, on one fleet
+# and one app: the plain deploy script (bench/plain-deploy.sh, the floor),
+# `hoist deploy` of the same commit and `hoist rollback`, RUNS rounds; for
+# each, the command's wall time and when every host served the new version
+# through nginx (polled). Medians per size.
+bench_compare() {
+	local n dir app i r hosts prev new
+	local plain=() plain_serve=() hd=() hd_serve=() rb=() rb_serve=()
+	local m_p m_ps m_h m_hs m_r m_rs ssh_d ssh_r
+	for n in $SIZES; do
+		dir=$OUT/cmp-$n
+		app=$dir/app
+		mkdir -p "$dir"
+		hosts=()
+		for ((i = 1; i <= n; i++)); do
+			hosts+=("web$i")
+		done
+		# One request to each host's nginx every POLL_INTERVAL s while
+		# waiting for it to serve: about 30 requests/s at most in all, so
+		# the polling does not eat the 2 CPUs it measures.
+		POLL_INTERVAL=$(awk -v n="$n" 'BEGIN {i = n * 0.03; if (i < 0.1) i = 0.1; print i}')
+		fleet_up "cmp-$n" "$n" --db
+		new_app "$app" "$n"
+		plain_env "$dir/plain.env"
+
+		# Warm-up, not measured: hoist's setup and first deploy (builds its
+		# venv), the plain script's setup and first deploy (builds its own),
+		# then one redeploy of each.
+		log "compare n=$n: setup and first deploys (warm-up)"
+		timed "$dir/setup.log" hoist_t "$app" setup bench
+		[ "$RC" -eq 0 ] || { cat "$dir/setup.log" >&2; return 1; }
+		timed "$dir/first-deploy.log" hoist_t "$app" deploy bench
+		[ "$RC" -eq 0 ] || { cat "$dir/first-deploy.log" >&2; return 1; }
+		timed "$dir/plain-setup.log" plain_in --setup "$dir/plain.env" "$app" "${hosts[@]}"
+		[ "$RC" -eq 0 ] || { cat "$dir/plain-setup.log" >&2; return 1; }
+		bump "$app"
+		timed "$dir/plain-warmup.log" plain_in "$app" "${hosts[@]}"
+		[ "$RC" -eq 0 ] || { cat "$dir/plain-warmup.log" >&2; return 1; }
+		timed "$dir/deploy-warmup.log" hoist_t "$app" deploy bench
+		[ "$RC" -eq 0 ] || { cat "$dir/deploy-warmup.log" >&2; return 1; }
+		sleep 3
+
+		plain=() plain_serve=() hd=() hd_serve=() rb=() rb_serve=()
+		for ((r = 1; r <= RUNS; r++)); do
+			# What hoist's site serves now (after the last round's rollback,
+			# not the newest commit): what the rollback should go back to.
+			prev=$(curl -fsS -H 'Host: bench.test' "http://127.0.0.1:$(host_field web1 http_port)/api/notes" | jq -r .version)
+			bump "$app"
+			new=$(cat "$app/VERSION")
+
+			serve_timed "$dir/plain-$r.log" plain.test is "$new" "$n" plain_in "$app" "${hosts[@]}"
+			[ "$RC" -eq 0 ] || { cat "$dir/plain-$r.log" >&2; return 1; }
+			plain+=("$SECS") plain_serve+=("$SERVE")
+			log "compare n=$n run $r: plain script ${SECS}s, every host served at ${SERVE}s"
+			sleep 2
+
+			serve_timed "$dir/deploy-$r.log" bench.test is "$new" "$n" hoist_t "$app" --timings deploy bench
+			[ "$RC" -eq 0 ] || { cat "$dir/deploy-$r.log" >&2; return 1; }
+			hd+=("$SECS") hd_serve+=("$SERVE")
+			log "compare n=$n run $r: hoist deploy ${SECS}s, every host served at ${SERVE}s"
+			# hoist hands the old instance's drain and stop to systemd (2 s
+			# later): let that finish before the next measurement.
+			sleep 4
+
+			serve_timed "$dir/rollback-$r.log" bench.test not "$new" "$n" hoist_t "$app" --timings rollback bench
+			[ "$RC" -eq 0 ] || { cat "$dir/rollback-$r.log" >&2; return 1; }
+			rb+=("$SECS") rb_serve+=("$SERVE")
+			log "compare n=$n run $r: hoist rollback ${SECS}s, every host served the old version at ${SERVE}s"
+			serving "$n" "$prev" || log "warning: after the rollback not every host serves $prev"
+			sleep 4
+			result compare-run "$n" "$r" "${plain[-1]}" "${plain_serve[-1]}" "${hd[-1]}" "${hd_serve[-1]}" \
+				"${rb[-1]}" "${rb_serve[-1]}" "$(ssh_commands "$dir/deploy-$r.log")" "$(ssh_commands "$dir/rollback-$r.log")"
+		done
+		# One deploy's and one rollback's --timings table, on their own
+		# (every run's log has its table too).
+		sed -n '/^step /,$p' "$dir/deploy-1.log" >"$dir/timings-deploy.txt"
+		sed -n '/^step /,$p' "$dir/rollback-1.log" >"$dir/timings-rollback.txt"
+
+		m_p=$(median "${plain[@]}")
+		m_ps=$(median "${plain_serve[@]}")
+		m_h=$(median "${hd[@]}")
+		m_hs=$(median "${hd_serve[@]}")
+		m_r=$(median "${rb[@]}")
+		m_rs=$(median "${rb_serve[@]}")
+		ssh_d=$(ssh_commands "$dir"/deploy-[0-9]*.log)
+		ssh_r=$(ssh_commands "$dir"/rollback-[0-9]*.log)
+		result compare "$n" "$RUNS" "$m_p" "$m_ps" "$m_h" "$(ratio "$m_h" "$m_p")" "$m_hs" "$(ratio "$m_hs" "$m_p")" \
+			"$m_r" "$m_rs" "$ssh_d" "$ssh_r" "$POLL_INTERVAL"
+		fleet_down
+	done
+}
+
 case $what in
 all)
 	bench_load
 	bench_deploy_time
+	bench_compare
 	;;
 load) bench_load ;;
 deploy-time) bench_deploy_time ;;
+compare) bench_compare ;;
 esac
 
 # The summary: the same numbers as the logs above, as tables.
@@ -233,6 +339,22 @@ if grep -q '^deploy-time' "$OUT/results.tsv"; then
 	{
 		printf 'hosts\twhat\truns\tmean\tmin\tmax\tswitched at\teach run\n'
 		grep '^deploy-time' "$OUT/results.tsv" | cut -f2-
+	} | column -t -s $'\t'
+fi
+if grep -q '^compare	' "$OUT/results.tsv"; then
+	echo
+	echo "== hoist beside a plain deploy script (bench/plain-deploy.sh), medians in seconds"
+	echo "   (ratio = hoist / plain script's wall time; \"serves\" = from the command's start until every"
+	echo "   host's nginx answered with the new version; ssh = SSH commands per host, from --timings)"
+	echo
+	echo "| hosts | runs | plain script | plain, until every host serves | hoist, whole command | ratio | hoist, until every host serves | ratio | hoist rollback | rollback, until every host serves | ssh commands per host: deploy / rollback |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|"
+	awk -F'\t' '$1 == "compare" {printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s |\n", $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13}' "$OUT/results.tsv"
+	echo
+	echo "each run (seconds):"
+	{
+		printf 'hosts\trun\tplain\tplain serves\thoist deploy\thoist serves\trollback\trollback serves\tssh deploy\tssh rollback\n'
+		grep '^compare-run' "$OUT/results.tsv" | cut -f2-
 	} | column -t -s $'\t'
 fi
 echo
