@@ -340,7 +340,14 @@ func TestPausedHostIsGivenUp(t *testing.T) {
 		t.Fatal("still waiting on a paused host")
 	}
 	// Later commands fail at once with the same error.
-	if err := s.Run(context.Background(), "echo x", nil, io.Discard, io.Discard); !errors.Is(err, ErrHostUnresponsive) {
-		t.Errorf("next command: %v", err)
+	next := make(chan error, 1)
+	go func() { next <- s.Run(context.Background(), "echo x", nil, io.Discard, io.Discard) }()
+	select {
+	case err := <-next:
+		if !errors.Is(err, ErrHostUnresponsive) {
+			t.Errorf("next command: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the next command on a host given up is still waiting")
 	}
 }
