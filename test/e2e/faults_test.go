@@ -128,20 +128,24 @@ func injectFault(t *testing.T, a *app, f *fleet.Fleet, c faultCase, args []strin
 	a.env = append(a.env, "HOIST_TEST_HOLD="+c.step+":"+hold)
 	defer func() { a.env = a.env[:len(a.env)-1] }()
 	cmd, out := a.startHoist(args...)
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		if _, err := os.Stat(hold + ".held"); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	deadline := time.After(2 * time.Minute)
+	for held := false; !held; {
+		select {
+		case err := <-done:
+			t.Fatalf("hoist ended (%v) before the step %s:\n%s", err, c.step, out)
+		case <-deadline:
 			cmd.Process.Kill()
-			t.Fatalf("hoist never reached the step %s", c.step)
+			<-done
+			t.Fatalf("hoist never reached the step %s:\n%s", c.step, out)
+		case <-time.After(20 * time.Millisecond):
+			_, err := os.Stat(hold + ".held")
+			held = err == nil
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 	h := faultHost(f, c)
 	ctx := context.Background()
-	done := make(chan error, 1)
 	switch c.fault {
 	case "pause":
 		if err := h.Pause(ctx); err != nil {
@@ -163,7 +167,6 @@ func injectFault(t *testing.T, a *app, f *fleet.Fleet, c faultCase, args []strin
 		time.Sleep(300 * time.Millisecond)
 		cmd.Process.Kill()
 	}
-	go func() { done <- cmd.Wait() }()
 	var err error
 	select {
 	case err = <-done:
