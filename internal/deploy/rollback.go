@@ -128,12 +128,14 @@ func (t *Target) Rollback(ctx context.Context, opts RollbackOptions) (err error)
 	clean := context.WithoutCancel(ctx)
 	holdBefore(ctx, "health")
 	if err := cut.Start(ctx); err != nil {
+		t.redial(clean)
 		cut.Undo(clean)
 		return fmt.Errorf("%w\n%s still serves on every host", err, live)
 	}
 	holdBefore(ctx, "switch")
 	switched = true
 	if err := cut.Switch(ctx); err != nil {
+		t.redial(clean)
 		if rerr := cut.Undo(clean); rerr != nil {
 			return fmt.Errorf("%w\nand switching back failed too; hoist status %s shows each host:\n%v", err, t.Stage.Name, rerr)
 		}
