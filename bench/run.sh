@@ -60,9 +60,9 @@ export DJANGO_SECRET_KEY
 export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com
 export GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com
 
-for tool in docker go wrk hyperfine jq bc curl git; do
+for tool in docker go wrk hyperfine jq bc curl git ssh; do
 	command -v "$tool" >/dev/null || {
-		echo "bench/run.sh: $tool is missing (apt-get install -y wrk hyperfine jq bc curl git)" >&2
+		echo "bench/run.sh: $tool is missing (apt-get install -y wrk hyperfine jq bc curl git openssh-client)" >&2
 		exit 1
 	}
 done
@@ -226,7 +226,7 @@ hoist_t() {
 bench_compare() {
 	local n dir app i r hosts prev new
 	local plain=() plain_serve=() hd=() hd_serve=() rb=() rb_serve=()
-	local m_p m_ps m_h m_hs m_r m_rs ssh_d ssh_r
+	local m_p m_ps m_h m_hs m_r m_rs ssh_d ssh_r others load1
 	for n in $SIZES; do
 		dir=$OUT/cmp-$n
 		app=$dir/app
@@ -264,6 +264,10 @@ bench_compare() {
 		for ((r = 1; r <= RUNS; r++)); do
 			# What hoist's site serves now (after the last round's rollback,
 			# not the newest commit): what the rollback should go back to.
+			# Others' containers and the load as the round starts: other
+			# work on this 2-core machine skews the round.
+			others=$(($(docker ps -q | wc -l) - n - 1))
+			load1=$(cut -d' ' -f1 /proc/loadavg)
 			prev=$(curl -fsS -H 'Host: bench.test' "http://127.0.0.1:$(host_field web1 http_port)/api/notes" | jq -r .version)
 			bump "$app"
 			new=$(cat "$app/VERSION")
@@ -288,7 +292,7 @@ bench_compare() {
 			log "compare n=$n run $r: hoist rollback ${SECS}s, every host served the old version at ${SERVE}s"
 			serving "$n" "$prev" || log "warning: after the rollback not every host serves $prev"
 			sleep 4
-			result compare-run "$n" "$r" "${plain[-1]}" "${plain_serve[-1]}" "${hd[-1]}" "${hd_serve[-1]}" \
+			result compare-run "$n" "$r" "$others" "$load1" "${plain[-1]}" "${plain_serve[-1]}" "${hd[-1]}" "${hd_serve[-1]}" \
 				"${rb[-1]}" "${rb_serve[-1]}" "$(ssh_commands "$dir/deploy-$r.log")" "$(ssh_commands "$dir/rollback-$r.log")"
 		done
 		# One deploy's and one rollback's --timings table, on their own
@@ -353,7 +357,7 @@ if grep -q '^compare	' "$OUT/results.tsv"; then
 	echo
 	echo "each run (seconds):"
 	{
-		printf 'hosts\trun\tplain\tplain serves\thoist deploy\thoist serves\trollback\trollback serves\tssh deploy\tssh rollback\n'
+		printf 'hosts\trun\tother containers\tload1\tplain\tplain serves\thoist deploy\thoist serves\trollback\trollback serves\tssh deploy\tssh rollback\n'
 		grep '^compare-run' "$OUT/results.tsv" | cut -f2-
 	} | column -t -s $'\t'
 fi
