@@ -50,16 +50,16 @@ func (e *FailedError) Unwrap() error { return e.Err }
 
 // deployRun is the state of one deploy across the stage.
 type deployRun struct {
-	t        *Target
-	opts     Options
-	art      *Artifact
-	id       string
-	start    time.Time
-	mu       sync.Mutex
-	invs     map[*remote.Host]release.Inventory // what each host held, after reconcile
-	previous map[*remote.Host]string            // what was live on each host before
-	settings django.Settings                    // read on the primary
-	checks     chan checkResult // the local checks' verdict, sent once
+	t          *Target
+	opts       Options
+	art        *Artifact
+	id         string
+	start      time.Time
+	mu         sync.Mutex
+	invs       map[*remote.Host]release.Inventory // what each host held, after reconcile
+	previous   map[*remote.Host]string            // what was live on each host before
+	settings   django.Settings                    // read on the primary
+	checks     chan checkResult                   // the local checks' verdict, sent once
 	checksOnce sync.Once
 	checksErr  error
 	// remoteChecks: no local Python has Django, so the checks run in the

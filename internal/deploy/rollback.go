@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hoistdeploy/hoist/internal/django"
@@ -82,18 +83,20 @@ func (t *Target) Rollback(ctx context.Context, opts RollbackOptions) (err error)
 		t.record(context.WithoutCancel(ctx), entry)
 	}()
 
-	s, err := django.ReadSettings(ctx, t.Primary, t.Layout, target, t.Config.ProjectDir)
-	if err != nil {
-		return &StepError{Host: t.Primary.Name, Step: "inspect", Err: err}
-	}
+	// The target's settings and both migration histories are three Django
+	// starts on the primary: all at once.
 	pd := t.Config.ProjectDir
 	inspectErr := func(err error) error { return &StepError{Host: t.Primary.Name, Step: "inspect", Err: err} }
-	fromHist, err := django.ReadHistory(ctx, t.Primary, t.Layout, live, pd)
-	if err != nil {
-		return inspectErr(err)
-	}
-	toHist, err := django.ReadHistory(ctx, t.Primary, t.Layout, target, pd)
-	if err != nil {
+	var s django.Settings
+	var fromHist, toHist django.History
+	var sErr, fromErr, toErr error
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); s, sErr = django.ReadSettings(ctx, t.Primary, t.Layout, target, pd) }()
+	go func() { defer wg.Done(); fromHist, fromErr = django.ReadHistory(ctx, t.Primary, t.Layout, live, pd) }()
+	go func() { defer wg.Done(); toHist, toErr = django.ReadHistory(ctx, t.Primary, t.Layout, target, pd) }()
+	wg.Wait()
+	if err := errors.Join(sErr, fromErr, toErr); err != nil {
 		return inspectErr(err)
 	}
 	if err := django.CheckSwitch(toHist, fromHist); err != nil {
