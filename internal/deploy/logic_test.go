@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hoistdeploy/hoist/internal/config"
 	"github.com/hoistdeploy/hoist/internal/release"
@@ -495,4 +496,40 @@ func TestHooksGetTheDeployAndStopOnFailure(t *testing.T) {
 	if !strings.Contains(f.out.String(), "oops") {
 		t.Errorf("the hook's output was not shown:\n%s", f.out)
 	}
+}
+
+func TestHistoryMergesEveryHost(t *testing.T) {
+	f := newFleet(t, 2)
+	ctx := context.Background()
+	start := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	f.record(ctx, Entry{Action: "deploy", Stage: "test", Release: r1, Start: start, Result: "ok"})
+	f.record(ctx, Entry{Action: "deploy", Stage: "test", Release: r2, Start: start.Add(time.Hour), Result: "failed", FailedStep: "build", Error: "pip install failed"})
+	// A rollback that only h1 recorded (h2 was down), older than the rest
+	// in h1's file order but not in time.
+	os.WriteFile(filepath.Join(f.dirs[0], ".hoist", "history.jsonl"),
+		append(must(os.ReadFile(filepath.Join(f.dirs[0], ".hoist", "history.jsonl"))),
+			[]byte(`{"action":"rollback","stage":"test","release":"`+r1+`","start":"2026-11-22T10:30:00Z","result":"ok"}`+"\n")...), 0o644)
+	events, err := f.History(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range events {
+		got = append(got, fmt.Sprintf("%s %s %s %s %s", e.Action, e.Result, e.FailedStep, e.Release[len(e.Release)-7:], strings.Join(e.Hosts, ",")))
+	}
+	want := []string{
+		"deploy ok  aaaaaa1 h1,h2",
+		"rollback ok  aaaaaa1 h1",
+		"deploy failed build bbbbbb2 h1,h2",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("timeline:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"context"
 	"os/exec"
 	"strings"
@@ -98,6 +99,29 @@ class Migration(migrations.Migration):
 			expectUntouched(t, a, h, domain, live)
 			a.git("reset", "-q", "--hard", head)
 		})
+	}
+
+	// hoist history: the failed deploys, with their step, line by line.
+	out := a.mustHoist("history", "prod", "--json")
+	failed := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var e struct {
+			Action, Result string
+			Step           string `json:"failed_step"`
+			Hosts          []string
+		}
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("history --json line %q: %v", line, err)
+		}
+		if e.Result == "failed" {
+			failed[e.Step]++
+		}
+	}
+	if failed["build"] < 2 || failed["migrate"] < 1 {
+		t.Errorf("history lacks the failed deploys by step: %v", failed)
+	}
+	if plain := a.mustHoist("history", "prod"); !strings.Contains(plain, "failed at build") {
+		t.Errorf("history does not show a failed step:\n%s", plain)
 	}
 }
 
