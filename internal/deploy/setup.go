@@ -40,6 +40,10 @@ func (t *Target) Setup(ctx context.Context, command string) error {
 		return err
 	}
 	defer lock.Release(context.WithoutCancel(ctx))
+	// Like every command that takes the lock, repair what a dead run left.
+	if _, err := t.reconcile(ctx, t.gunicorn("")); err != nil {
+		return err
+	}
 	return Each(ctx, t.Hosts, "setup", t.install)
 }
 
