@@ -141,7 +141,10 @@ func StopProcesses(ctx context.Context, h *remote.Host, s Site, ids ...string) e
 	if len(units) == 0 {
 		return nil
 	}
-	_, err := remote.Output(ctx, h, h.Sudo(append([]string{"systemctl", "stop"}, units...)...))
+	// A process added to hoist.yml has no unit until setup installs it:
+	// there is nothing of it to stop.
+	script := `set -e; for u in "$@"; do if systemctl cat "$u" >/dev/null 2>&1; then systemctl stop "$u"; fi; done`
+	_, err := remote.Output(ctx, h, h.SudoScript(script, units...))
 	return err
 }
 
