@@ -341,12 +341,8 @@ func (d *deployRun) build(ctx context.Context) error {
 			return err
 		}
 		d.t.linkStaticFallback(ctx, h)
-		for _, cmd := range c.Build {
-			out, err := remote.Output(ctx, h, release.Command(l, d.id, c.ProjectDir, "sh", "-c", cmd))
-			if err != nil {
-				return fmt.Errorf("build command %q failed: %w", cmd, err)
-			}
-			u.Step(h.Name, "build", "%s: %s", cmd, lastLine(out))
+		if err := d.runCommands(ctx, h, "build", c.Build); err != nil {
+			return err
 		}
 		if h == d.t.Primary {
 			d.mu.Lock()
@@ -468,13 +464,22 @@ func (d *deployRun) migrate(ctx context.Context) error {
 // releaseCommands runs hoist.yml's release commands once, on the primary,
 // after migrating and before any instance of the new release starts.
 func (d *deployRun) releaseCommands(ctx context.Context) error {
-	h, c := d.t.Primary, d.t.Config
-	for _, cmd := range c.Release {
-		out, err := remote.Output(ctx, h, release.Command(d.t.Layout, d.id, c.ProjectDir, "sh", "-c", cmd))
+	h := d.t.Primary
+	if err := d.runCommands(ctx, h, "release", d.t.Config.Release); err != nil {
+		return &StepError{Host: h.Name, Step: "release", Err: err}
+	}
+	return nil
+}
+
+// runCommands runs hoist.yml's build or release commands in the new
+// release on h, one after another; the first that fails is named.
+func (d *deployRun) runCommands(ctx context.Context, h *remote.Host, kind string, cmds []string) error {
+	for _, cmd := range cmds {
+		out, err := remote.Output(ctx, h, release.Command(d.t.Layout, d.id, d.t.Config.ProjectDir, "sh", "-c", cmd))
 		if err != nil {
-			return &StepError{Host: h.Name, Step: "release", Err: fmt.Errorf("release command %q failed: %w", cmd, err)}
+			return fmt.Errorf("%s command %q failed: %w", kind, cmd, err)
 		}
-		d.t.UI.Step(h.Name, "release", "%s: %s", cmd, lastLine(out))
+		d.t.UI.Step(h.Name, kind, "%s: %s", cmd, lastLine(out))
 	}
 	return nil
 }
