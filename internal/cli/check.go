@@ -3,10 +3,12 @@ package cli
 import (
 	"context"
 	"errors"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/hoistdeploy/hoist/internal/deploy"
+	"github.com/hoistdeploy/hoist/internal/django"
 )
 
 func newCheckCmd(g *globalOptions) *cobra.Command {
@@ -53,12 +55,12 @@ func runCheck(ctx context.Context, g *globalOptions, stage, ref string) error {
 	defer art.Remove()
 	env := deploy.StageEnv(c, s, secrets)
 	u := g.ui() // the secrets are already hidden in it
-	ran, err := deploy.RunLocalChecks(ctx, u, art, c.Dir, c.ProjectDir, env, s.Checks)
-	if err != nil {
-		return redacted(u.Redact, err)
-	}
-	if !ran {
+	python := django.LocalPython(filepath.Join(c.Dir, c.ProjectDir))
+	if python == "" {
 		return errors.New("no Python with Django on this machine: set HOIST_PYTHON to one (a deploy runs these checks on the primary instead)")
+	}
+	if err := deploy.RunLocalChecks(ctx, u, python, art, c.ProjectDir, env, s.Checks); err != nil {
+		return redacted(u.Redact, err)
 	}
 	u.Result("%.7s passes Django's checks for %s: check --deploy, makemigrations --check, collectstatic", art.Commit, stage)
 	return nil

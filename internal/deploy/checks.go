@@ -37,30 +37,24 @@ func (e *ChecksError) Error() string {
 		e.Where, strings.Join(parts, "\n"), silence, SkippedChecks)
 }
 
-// RunLocalChecks runs Django's checks on this machine, on the commit's
-// files and with the stage's settings and secrets, before anything is
-// shipped; checks is the stage's checks: from hoist.yml. It shows the
-// warnings that do not stop the deploy on u. It returns false when no local
-// Python has Django; the deploy then runs RunReleaseChecks in the built
-// release on the primary.
-func RunLocalChecks(ctx context.Context, u *ui.UI, a *Artifact, appDir, projectDir string, env map[string]string, checks config.Checks) (bool, error) {
-	python := django.LocalPython(filepath.Join(appDir, projectDir))
-	if python == "" {
-		return false, nil
-	}
+// RunLocalChecks runs Django's checks on this machine with python (see
+// django.LocalPython), on the commit's files and with the stage's settings
+// and secrets; checks is the stage's checks: from hoist.yml. It shows the
+// warnings that do not stop the deploy on u.
+func RunLocalChecks(ctx context.Context, u *ui.UI, python string, a *Artifact, projectDir string, env map[string]string, checks config.Checks) error {
 	tmp, err := os.MkdirTemp("", "hoist-check-")
 	if err != nil {
-		return false, err
+		return err
 	}
 	defer os.RemoveAll(tmp)
 	if out, err := exec.CommandContext(ctx, "tar", "-xzf", a.Path, "-C", tmp).CombinedOutput(); err != nil {
-		return false, fmt.Errorf("unpack the artifact to check it: %v: %s", err, out)
+		return fmt.Errorf("unpack the artifact to check it: %v: %s", err, out)
 	}
 	report := django.RunChecks(ctx, django.LocalRunner(python, filepath.Join(tmp, projectDir), env), checks)
 	if ctx.Err() != nil {
-		return true, ctx.Err()
+		return ctx.Err()
 	}
-	return true, judge(u, report, checks, "on this machine ("+python+")")
+	return judge(u, report, checks, "on this machine ("+python+")")
 }
 
 // RunReleaseChecks runs Django's checks in a built release (run is its

@@ -24,9 +24,10 @@ type Runner interface {
 	CheckLive(ctx context.Context, h *remote.Host, id string) error
 	// Stop stops the releases' processes now.
 	Stop(ctx context.Context, h *remote.Host, ids ...string) error
-	// Retire makes live the release the host starts at boot and stops the
-	// others once their connections drained, without holding the command.
-	Retire(ctx context.Context, h *remote.Host, live string, others []string) error
+	// Retire is the command that makes live the release the host starts at
+	// boot and stops the others once their connections drained, without
+	// holding the command; Finish runs it in its one round trip.
+	Retire(h *remote.Host, live string, others []string) string
 }
 
 // critical counts switches and reverts under way: a second Ctrl-C must not
@@ -159,34 +160,43 @@ func (c *Cutover) Switched() bool {
 }
 
 // Finish records the new state on every host (the new release live, the
-// old one retired), retires the old processes, and prunes releases beyond
-// keep_releases, never the one that served before. A rollback marks what it
-// left as rolled back, so the next rollback goes further back.
-func (c *Cutover) Finish(ctx context.Context, rollback bool) error {
+// old one retired) and appends entry to its history, retires the old
+// processes, prunes releases beyond keep_releases (never the one that
+// served before) with the venvs and artifacts only they used, and relinks
+// the static fallback: one read and one round trip per host, however much
+// there is to tidy. A rollback marks what it left as rolled back, so the
+// next rollback goes further back.
+func (c *Cutover) Finish(ctx context.Context, rollback bool, entry Entry) error {
 	t := c.t
 	return c.t.each(ctx, t.Hosts, "finish", func(ctx context.Context, h *remote.Host) error {
 		inv, err := release.ReadInventory(ctx, h, t.Layout, t.Site(h).Unit())
 		if err != nil {
 			return err
 		}
+		var cmds []string
+		write := func(r *release.Record) error {
+			cmd, err := release.RecordCmd(t.Layout, *r)
+			cmds = append(cmds, cmd)
+			return err
+		}
 		prev := c.from[h]
 		if from := inv.Find(prev); from != nil && prev != c.to {
 			from.State = release.Retired
 			from.RolledBack = from.RolledBack || rollback
-			if err := release.WriteRecord(ctx, h, t.Layout, *from); err != nil {
+			if err := write(from); err != nil {
 				return err
 			}
 		}
-		if to := inv.Find(c.to); to != nil {
-			to.State = release.Live
-			if !rollback && prev != c.to {
-				to.Previous = prev
-			}
-			if err := release.WriteRecord(ctx, h, t.Layout, *to); err != nil {
-				return err
-			}
-		} else {
+		to := inv.Find(c.to)
+		if to == nil {
 			return fmt.Errorf("the record of %s is gone", c.to)
+		}
+		to.State = release.Live
+		if !rollback && prev != c.to {
+			to.Previous = prev
+		}
+		if err := write(to); err != nil {
+			return err
 		}
 		var others []string
 		for _, id := range inv.Running {
@@ -194,44 +204,39 @@ func (c *Cutover) Finish(ctx context.Context, rollback bool) error {
 				others = append(others, id)
 			}
 		}
-		if err := c.run.Retire(ctx, h, c.to, others); err != nil {
-			return err
-		}
-		inv, err = release.ReadInventory(ctx, h, t.Layout, "")
+		drop := release.PruneCandidates(inv, t.Config.KeepReleases, prev)
+		remove, err := release.RemoveCmd(t.Layout, drop...)
 		if err != nil {
 			return err
 		}
-		if err := t.prune(ctx, h, inv, prev); err != nil {
+		cmds = append(cmds, t.historyCmd(entry), c.run.Retire(h, c.to, others),
+			remove, release.SweepCmd(t.Layout, inv.Without(drop...)), t.staticFallbackCmd(h))
+		out, err := remote.Output(ctx, h, remote.Chain(cmds...))
+		if err != nil {
 			return err
 		}
-		t.linkStaticFallback(ctx, h)
+		if len(drop) > 0 {
+			t.UI.Step(h.Name, "prune", "removed %d old release(s)", len(drop))
+		}
+		t.warnFallback(h, out)
 		return nil
 	})
 }
 
-// linkStaticFallback rebuilds the tree of every release's static files
-// the web server falls back to, so pages of an earlier release keep their
-// hashed CSS and JS. A failure only loses fallbacks: it is a warning.
-func (t *Target) linkStaticFallback(ctx context.Context, h *remote.Host) {
+// staticFallbackCmd rebuilds the tree of every release's static files the
+// web server falls back to, so pages of an earlier release keep their
+// hashed CSS and JS; "" on a host that serves none.
+func (t *Target) staticFallbackCmd(h *remote.Host) string {
 	if !t.isWeb(h) || t.Config.Web.Server == config.NoWebServer {
-		return
+		return ""
 	}
-	if err := serve.LinkStaticFallback(ctx, h, t.Layout); err != nil {
-		t.UI.Warn("%s: static files of earlier releases may answer 404: %v", h.Name, err)
-	}
+	return serve.StaticFallbackCmd(t.Layout)
 }
 
-// prune deletes releases beyond keep_releases, then the venvs and artifacts
-// no release uses any more. inv is the host's inventory as it stands now;
-// protect is the release that served before this run.
-func (t *Target) prune(ctx context.Context, h *remote.Host, inv release.Inventory, protect string) error {
-	drop := release.PruneCandidates(inv, t.Config.KeepReleases, protect)
-	if len(drop) > 0 {
-		if err := release.Remove(ctx, h, t.Layout, drop...); err != nil {
-			return err
-		}
-		t.UI.Step(h.Name, "prune", "removed %d old release(s)", len(drop))
-		inv = inv.Without(drop...)
+// warnFallback reports the releases staticFallbackCmd could not link: a
+// failure only loses fallbacks, so it is a warning.
+func (t *Target) warnFallback(h *remote.Host, out string) {
+	if err := serve.FallbackProblem(out); err != nil {
+		t.UI.Warn("%s: static files of earlier releases may answer 404: %v", h.Name, err)
 	}
-	return release.Sweep(ctx, h, t.Layout, inv)
 }

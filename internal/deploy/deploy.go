@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -59,13 +60,18 @@ type deployRun struct {
 	invs       map[*remote.Host]release.Inventory // what each host held, after reconcile
 	previous   map[*remote.Host]string            // what was live on each host before
 	settings   django.Settings                    // read on the primary
-	checks     chan checkResult                   // the local checks' verdict, sent once
-	checksOnce sync.Once
-	checksErr  error
-	// remoteChecks: no local Python has Django, so the checks run in the
-	// built release on the primary.
-	remoteChecks bool
-	cut          *Cutover // set once instances start
+	newHistory django.History                     // the migration history as the new release sees it
+	// liveHistory brings the history as the live release sees it, read
+	// while the new one builds; nil on a first deploy.
+	liveHistory chan historyResult
+	checks      chan error // the checks' verdict, sent once
+	checksOnce  sync.Once
+	checksErr   error
+	// checksHere tells, as soon as it is known, whether a local Python has
+	// Django; without one the checks run in the built release on the
+	// primary.
+	checksHere chan bool
+	cut        *Cutover // set once instances start
 }
 
 // Deploy builds the commit into a new release on every host, migrates once,
@@ -95,19 +101,27 @@ func (t *Target) Deploy(ctx context.Context, opts Options) (err error) {
 	// The checks run on this machine while the artifact ships and the
 	// release builds; their verdict is awaited before the migrations
 	// (awaitChecks), so a failing check still stops everything first.
-	d.checks = make(chan checkResult, 1)
+	d.checks = make(chan error, 1)
+	d.checksHere = make(chan bool, 1)
 	if opts.SkipChecks {
 		u.Warn("--skip-checks: not running %s", SkippedChecks)
-		d.checks <- checkResult{ran: true}
+		d.checksHere <- true
+		d.checks <- nil
 	} else {
 		go func() {
 			start := time.Now()
-			ran, err := RunLocalChecks(ctx, u, art, c.Dir, c.ProjectDir, StageEnv(c, t.Stage, opts.Secrets), t.Stage.Checks)
+			python := django.LocalPython(filepath.Join(c.Dir, c.ProjectDir))
+			d.checksHere <- python != ""
+			if python == "" {
+				d.checks <- nil
+				return
+			}
+			err := RunLocalChecks(ctx, u, python, art, c.ProjectDir, StageEnv(c, t.Stage, opts.Secrets), t.Stage.Checks)
 			u.Timed("", "checks", time.Since(start))
-			if err == nil && ran {
+			if err == nil {
 				u.Info("Django checks passed: check --deploy, makemigrations --check, collectstatic")
 			}
-			d.checks <- checkResult{ran, err}
+			d.checks <- err
 		}()
 	}
 	if err := t.preflight(ctx); err != nil {
@@ -175,24 +189,11 @@ func (t *Target) Deploy(ctx context.Context, opts Options) (err error) {
 	return nil
 }
 
-// checkResult is the verdict of the local checks: whether a Python with
-// Django ran them, and what failed.
-type checkResult struct {
-	ran bool
-	err error
-}
-
-// awaitChecks waits for the local checks (once) and returns their error.
-// Without a local Django it marks the checks to run in the built release.
+// awaitChecks waits for the verdict of the checks (once) and returns it.
 func (d *deployRun) awaitChecks(ctx context.Context) error {
 	d.checksOnce.Do(func() {
 		select {
-		case r := <-d.checks:
-			d.checksErr = r.err
-			if r.err == nil && !r.ran {
-				d.remoteChecks = true
-				d.t.UI.Warn("no Python with Django on this machine (set HOIST_PYTHON to one): the checks run in the built release on %s, before anything switches", d.t.Primary.Name)
-			}
+		case d.checksErr = <-d.checks:
 		case <-ctx.Done():
 			d.checksErr = ctx.Err()
 		}
@@ -281,76 +282,82 @@ func (d *deployRun) ship(ctx context.Context) error {
 	})
 }
 
-// build turns the artifact into a runnable release on every host.
+// build turns the artifact into a runnable release on every host: one
+// round trip makes the release and its venv, one Django start collects its
+// static files and, on the primary, reads the migration plan. The history
+// the live release's code sees is read meanwhile, for the migrate step.
 func (d *deployRun) build(ctx context.Context) error {
 	c, l := d.t.Config, d.t.Layout
 	env := StageEnv(c, d.t.Stage, d.opts.Secrets)
 	for _, p := range c.Processes {
 		env[serve.ProcessEnv(p.Name)] = p.Command
 	}
+	if live := d.previous[d.t.Primary]; live != "" {
+		d.liveHistory = make(chan historyResult, 1)
+		go func() {
+			h, err := django.ReadHistory(ctx, d.t.Primary, l, live, c.ProjectDir)
+			d.liveHistory <- historyResult{h, err}
+		}()
+	}
 	return d.t.each(ctx, d.hosts(), "build", func(ctx context.Context, h *remote.Host) error {
 		u := d.t.UI
-		if err := release.Unpack(ctx, h, l, d.id, d.art.Sum); err != nil {
-			return fmt.Errorf("unpack: %w", err)
-		}
-		if err := release.LinkShared(ctx, h, l, d.id, c.SharedFiles, c.SharedDirs); err != nil {
-			return fmt.Errorf("link shared files: %w", err)
-		}
-		if err := release.WriteEnv(ctx, h, l, d.id, env); err != nil {
-			return fmt.Errorf("write environment: %w", err)
-		}
-		spec := release.VenvSpec{Python: c.Python, SystemSitePackages: c.SystemSitePackages, Requirements: c.Requirements, RequirementsData: d.art.Requirements}
-		venv, reused, err := release.EnsureVenv(ctx, h, l, d.id, spec)
+		spec := release.BuildSpec{Artifact: d.art.Sum, SharedFiles: c.SharedFiles, SharedDirs: c.SharedDirs, Env: env,
+			Venv: release.VenvSpec{Python: c.Python, SystemSitePackages: c.SystemSitePackages, Requirements: c.Requirements, RequirementsData: d.art.Requirements}}
+		venv, reused, err := release.Build(ctx, h, l, d.id, spec)
 		if err != nil {
-			return fmt.Errorf("pip install: %w", err)
+			return err
 		}
 		if reused {
 			u.Step(h.Name, "build", "requirements unchanged: reusing virtualenv %s", venv)
 		} else {
 			u.Step(h.Name, "build", "built virtualenv %s (pip install -r %s)", venv, c.Requirements)
 		}
-		settings, err := django.ReadSettings(ctx, h, l, d.id, c.ProjectDir)
-		if err != nil {
-			return err
-		}
-		if err := checkServedURLs(c, settings); err != nil {
-			return err
-		}
-		if h == d.t.Primary {
-			if err := d.awaitChecks(ctx); err != nil {
-				return err
-			}
-		}
-		if h == d.t.Primary && d.remoteChecks {
+		primary := h == d.t.Primary
+		if primary && !<-d.checksHere {
+			u.Warn("no Python with Django on this machine (set HOIST_PYTHON to one): the checks run in the built release on %s, before anything switches", h.Name)
 			if err := RunReleaseChecks(ctx, u, django.ReleaseRunner(h, l, d.id, c.ProjectDir), d.t.Stage.Checks); err != nil {
 				return err
 			}
 			u.Step(h.Name, "build", "Django checks passed in the release")
 		}
-		if h == d.t.Primary && d.t.Site(h).HTTPS() && !settings.TrustsForwardedProto() {
-			u.Warn("Caddy terminates HTTPS and tells Django with X-Forwarded-Proto, but your settings do not trust it: add\n  SECURE_PROXY_SSL_HEADER = (\"HTTP_X_FORWARDED_PROTO\", \"https\")\nor Django will treat every request as plain HTTP")
-		}
-		msg, err := django.CollectStatic(ctx, h, l, d.id, c.ProjectDir, settings)
+		p, err := django.Prepare(ctx, h, l, d.id, c.ProjectDir, primary)
 		if err != nil {
 			return err
 		}
-		if msg != "" {
-			u.Step(h.Name, "build", "collectstatic: %s", msg)
-		}
-		if err := django.LinkServed(ctx, h, l, d.id, settings); err != nil {
+		if err := checkServedURLs(c, p.Settings); err != nil {
 			return err
 		}
-		d.t.linkStaticFallback(ctx, h)
+		if primary && d.t.Site(h).HTTPS() && !p.Settings.TrustsForwardedProto() {
+			u.Warn("Caddy terminates HTTPS and tells Django with X-Forwarded-Proto, but your settings do not trust it: add\n  SECURE_PROXY_SSL_HEADER = (\"HTTP_X_FORWARDED_PROTO\", \"https\")\nor Django will treat every request as plain HTTP")
+		}
+		if p.CollectStatic != "" {
+			u.Step(h.Name, "build", "collectstatic: %s", p.CollectStatic)
+		}
 		if err := d.runCommands(ctx, h, "build", c.Build); err != nil {
 			return err
 		}
-		if h == d.t.Primary {
+		if primary {
 			d.mu.Lock()
-			d.settings = settings
+			d.settings, d.newHistory = p.Settings, *p.History
 			d.mu.Unlock()
 		}
-		return release.WriteRecord(ctx, h, l, d.record(h, release.Ready, venv))
+		ready, err := release.RecordCmd(l, d.record(h, release.Ready, venv))
+		if err != nil {
+			return err
+		}
+		out, err := remote.Output(ctx, h, remote.Chain(d.t.staticFallbackCmd(h), ready))
+		if err != nil {
+			return err
+		}
+		d.t.warnFallback(h, out)
+		return nil
 	})
+}
+
+// historyResult is a migration history read in the background.
+type historyResult struct {
+	h   django.History
+	err error
 }
 
 // checkServedURLs catches a web server that would look for static files
@@ -386,26 +393,16 @@ func (d *deployRun) migrate(ctx context.Context) error {
 	// The database must hold no migration that neither the new release nor
 	// the live one knows (a rollback that left one applied), and a history
 	// Django itself finds consistent.
-	// Both histories are read at once: each is a Django start.
-	pd := d.t.Config.ProjectDir
-	var to, fh django.History
-	var toErr, fromErr error
-	var wg sync.WaitGroup
-	if live := d.previous[h]; live != "" {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fh, fromErr = django.ReadHistory(ctx, h, d.t.Layout, live, pd)
-		}()
-	}
-	to, toErr = django.ReadHistory(ctx, h, d.t.Layout, d.id, pd)
-	wg.Wait()
-	if err := errors.Join(toErr, fromErr); err != nil {
-		return fail(err)
-	}
+	// The new release's history was read as it was built, the live one's
+	// meanwhile.
+	to := d.newHistory
 	var from []django.History
-	if fh.Release != "" {
-		from = append(from, fh)
+	if d.liveHistory != nil {
+		r := <-d.liveHistory
+		if r.err != nil {
+			return fail(r.err)
+		}
+		from = append(from, r.h)
 	}
 	if err := django.CheckSwitch(to, from...); err != nil {
 		return fail(err)
@@ -544,11 +541,11 @@ func (d *deployRun) switchHosts(ctx context.Context) error { return d.cut.Switch
 // Nothing here can undo the deploy: problems are reported as warnings.
 func (d *deployRun) finish(ctx context.Context) {
 	t := d.t
-	if err := d.cut.Finish(ctx, false); err != nil {
+	entry := Entry{Action: "deploy", Stage: t.Stage.Name, Who: whoAmI(), Commit: d.art.Commit, Release: d.id,
+		Previous: d.previous[t.Primary], Start: d.start.UTC(), Duration: time.Since(d.start).Seconds(), Result: "ok"}
+	if err := d.cut.Finish(ctx, false, entry); err != nil {
 		t.UI.Warn("the deploy succeeded, but tidying up did not:\n%v", err)
 	}
-	t.record(ctx, Entry{Action: "deploy", Stage: t.Stage.Name, Who: whoAmI(), Commit: d.art.Commit, Release: d.id,
-		Previous: d.previous[t.Primary], Start: d.start.UTC(), Duration: time.Since(d.start).Seconds(), Result: "ok"})
 }
 
 func (t *Target) isWeb(h *remote.Host) bool {

@@ -1,7 +1,6 @@
 package deploy
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"time"
@@ -28,14 +27,19 @@ type Entry struct {
 // record appends e to the history of every host. The error text passes
 // through the redactor first: history must never hold a secret.
 func (t *Target) record(ctx context.Context, e Entry) {
-	e.Error = t.UI.Redact(e.Error)
-	line, _ := json.Marshal(e)
-	line = append(line, '\n')
 	err := t.each(ctx, t.Hosts, "history", func(ctx context.Context, h *remote.Host) error {
-		_, err := remote.OutputWithInput(ctx, h, remote.Script(`mkdir -p "$(dirname "$1")" && cat >> "$1"`, t.Layout.History()), bytes.NewReader(line))
+		_, err := remote.Output(ctx, h, t.historyCmd(e))
 		return err
 	})
 	if err != nil {
 		t.UI.Warn("could not write history: %v", err)
 	}
+}
+
+// historyCmd appends e to a host's history, for a Chain. Its error text is
+// redacted first.
+func (t *Target) historyCmd(e Entry) string {
+	e.Error = t.UI.Redact(e.Error)
+	line, _ := json.Marshal(e)
+	return remote.Script(`mkdir -p "$(dirname "$1")" && printf '%s\n' "$2" >> "$1"`, t.Layout.History(), string(line))
 }

@@ -159,8 +159,15 @@ func (r *fakeRunner) Stop(_ context.Context, h *remote.Host, ids ...string) erro
 	}
 	return nil
 }
-func (r *fakeRunner) Retire(ctx context.Context, h *remote.Host, live string, others []string) error {
-	return r.Stop(ctx, h, others...)
+func (r *fakeRunner) Retire(h *remote.Host, live string, others []string) string {
+	if len(others) == 0 {
+		return ""
+	}
+	argv := []string{"rm", "-f"}
+	for _, id := range others {
+		argv = append(argv, r.sock(h, id))
+	}
+	return remote.Command(argv...)
 }
 
 const (
@@ -193,12 +200,15 @@ func TestCutoverSwitchesEveryHost(t *testing.T) {
 	if err := cut.Switch(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := cut.Finish(ctx, false); err != nil {
+	if err := cut.Finish(ctx, false, Entry{Action: "deploy", Release: r2, Result: "ok"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, h := range f.Hosts {
 		if got := f.current(h); got != r2 {
 			t.Errorf("%s serves %s, want %s", h.Name, got, r2)
+		}
+		if history, err := os.ReadFile(filepath.Join(f.dir(h), ".hoist", "history.jsonl")); err != nil || !strings.Contains(string(history), `"release":"`+r2+`"`) {
+			t.Errorf("%s: history = %q, %v; want the deploy of r2", h.Name, history, err)
 		}
 		inv := f.inventory(t, h)
 		if rec := inv.Find(r2); rec.State != release.Live || rec.Previous != r1 {

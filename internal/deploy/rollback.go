@@ -74,7 +74,11 @@ func (t *Target) Rollback(ctx context.Context, opts RollbackOptions) (err error)
 
 	entry := Entry{Action: "rollback", Stage: t.Stage.Name, Who: whoAmI(), Commit: invs[t.Primary].Find(target).Commit,
 		Release: target, Previous: live, Start: start.UTC(), Result: "ok"}
+	recorded := false // Finish records a rollback that went through
 	defer func() {
+		if recorded {
+			return
+		}
 		entry.Duration = time.Since(start).Seconds()
 		if err != nil {
 			entry.Result, entry.Error = "failed", err.Error()
@@ -83,56 +87,42 @@ func (t *Target) Rollback(ctx context.Context, opts RollbackOptions) (err error)
 		t.record(context.WithoutCancel(ctx), entry)
 	}()
 
-	// The target's settings and both migration histories are three Django
-	// starts on the primary: all at once.
+	// The target's settings were saved when it was built.
 	pd := t.Config.ProjectDir
-	inspectErr := func(err error) error { return &StepError{Host: t.Primary.Name, Step: "inspect", Err: err} }
-	var s django.Settings
-	var fromHist, toHist django.History
-	var sErr, fromErr, toErr error
-	var wg sync.WaitGroup
-	wg.Add(3)
-	go func() { defer wg.Done(); s, sErr = django.ReadSettings(ctx, t.Primary, t.Layout, target, pd) }()
-	go func() { defer wg.Done(); fromHist, fromErr = django.ReadHistory(ctx, t.Primary, t.Layout, live, pd) }()
-	go func() { defer wg.Done(); toHist, toErr = django.ReadHistory(ctx, t.Primary, t.Layout, target, pd) }()
-	wg.Wait()
-	if err := errors.Join(sErr, fromErr, toErr); err != nil {
-		return inspectErr(err)
-	}
-	if err := django.CheckSwitch(toHist, fromHist); err != nil {
-		return inspectErr(err)
-	}
-	var plan django.RollbackPlan
-	if !opts.Migrate {
-		if lack := django.Lacking(fromHist, toHist); len(lack) > 0 {
-			t.UI.Warn("the database has migrations %s lacks: %s\n%s's code will run on the newer schema (fine if they only added things); to undo them, roll back with --migrate", target, strings.Join(lack, ", "), target)
-		}
-	} else {
-		if plan, err = django.PlanRollback(fromHist, toHist); err != nil {
-			return inspectErr(err)
-		}
-		if len(plan.Unapply) > 0 {
-			bad, err := django.Irreversible(ctx, t.Primary, t.Layout, live, pd, plan.Targets)
-			if err != nil {
-				return inspectErr(err)
-			}
-			if len(bad) > 0 {
-				return fmt.Errorf("cannot roll back with --migrate: these migrations cannot be undone:\n%s\nnothing was changed; roll back without --migrate to keep the newer schema", indent(strings.Join(bad, "\n")))
-			}
-		}
+	s, err := django.ReadSettings(ctx, t.Primary, t.Layout, target, pd)
+	if err != nil {
+		return &StepError{Host: t.Primary.Name, Step: "inspect", Err: err}
 	}
 	from := map[*remote.Host]string{}
 	for _, h := range t.Hosts {
 		from[h] = live
 	}
 	// Start the old release beside the live one and check it, exactly as a
-	// deploy checks a new release.
+	// deploy checks a new release. Reading the migration history with both
+	// releases' code takes Django starts on the primary as long: it runs
+	// meanwhile, and if it refuses the rollback, the started instances stop.
 	cut := t.NewCutover(t.gunicorn(t.healthHost(s)), target, from, opts.Batch)
 	clean := context.WithoutCancel(ctx)
 	holdBefore(ctx, "health")
-	if err := cut.Start(ctx); err != nil {
+	var plan django.RollbackPlan
+	var inspectErr error
+	inspected := make(chan struct{})
+	startCtx, stopStart := context.WithCancel(ctx)
+	defer stopStart()
+	go func() {
+		defer close(inspected)
+		if plan, inspectErr = t.inspectRollback(ctx, live, target, opts.Migrate); inspectErr != nil {
+			stopStart()
+		}
+	}()
+	startErr := cut.Start(startCtx)
+	<-inspected
+	if err := errors.Join(inspectErr, startErr); err != nil {
 		t.redial(clean)
 		cut.Undo(clean)
+		if inspectErr != nil && startErr == nil {
+			return fmt.Errorf("%w\n%s still serves on every host", inspectErr, live)
+		}
 		return fmt.Errorf("%w\n%s still serves on every host", err, live)
 	}
 	holdBefore(ctx, "switch")
@@ -157,7 +147,12 @@ func (t *Target) Rollback(ctx context.Context, opts RollbackOptions) (err error)
 		}
 	}
 	holdBefore(ctx, "finish")
-	if err := cut.Finish(clean, true); err != nil {
+	entry.Duration = time.Since(start).Seconds()
+	if unapplyErr != nil {
+		entry.Result, entry.Error, entry.FailedStep = "failed", unapplyErr.Error(), "migrate"
+	}
+	recorded = true
+	if err := cut.Finish(clean, true, entry); err != nil {
 		t.UI.Warn("rolled back, but tidying up did not finish:\n%v", err)
 	}
 	if unapplyErr != nil {
@@ -165,4 +160,45 @@ func (t *Target) Rollback(ctx context.Context, opts RollbackOptions) (err error)
 	}
 	t.UI.Result("%s rolled back to %s in %.1fs", t.Stage.Name, target, time.Since(start).Seconds())
 	return nil
+}
+
+// inspectRollback reads the migration history with the live release's code
+// and the target's, refuses a rollback the schema does not allow, and with
+// migrate plans what to unapply.
+func (t *Target) inspectRollback(ctx context.Context, live, target string, migrate bool) (django.RollbackPlan, error) {
+	pd := t.Config.ProjectDir
+	fail := func(err error) error { return &StepError{Host: t.Primary.Name, Step: "inspect", Err: err} }
+	var fromHist, toHist django.History
+	var fromErr, toErr error
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); fromHist, fromErr = django.ReadHistory(ctx, t.Primary, t.Layout, live, pd) }()
+	go func() { defer wg.Done(); toHist, toErr = django.ReadHistory(ctx, t.Primary, t.Layout, target, pd) }()
+	wg.Wait()
+	if err := errors.Join(fromErr, toErr); err != nil {
+		return django.RollbackPlan{}, fail(err)
+	}
+	if err := django.CheckSwitch(toHist, fromHist); err != nil {
+		return django.RollbackPlan{}, fail(err)
+	}
+	if !migrate {
+		if lack := django.Lacking(fromHist, toHist); len(lack) > 0 {
+			t.UI.Warn("the database has migrations %s lacks: %s\n%s's code will run on the newer schema (fine if they only added things); to undo them, roll back with --migrate", target, strings.Join(lack, ", "), target)
+		}
+		return django.RollbackPlan{}, nil
+	}
+	plan, err := django.PlanRollback(fromHist, toHist)
+	if err != nil {
+		return plan, fail(err)
+	}
+	if len(plan.Unapply) > 0 {
+		bad, err := django.Irreversible(ctx, t.Primary, t.Layout, live, pd, plan.Targets)
+		if err != nil {
+			return plan, fail(err)
+		}
+		if len(bad) > 0 {
+			return plan, fmt.Errorf("cannot roll back with --migrate: these migrations cannot be undone:\n%s\nnothing was changed; roll back without --migrate to keep the newer schema", indent(strings.Join(bad, "\n")))
+		}
+	}
+	return plan, nil
 }

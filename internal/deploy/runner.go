@@ -76,13 +76,10 @@ func (r gunicornRunner) Stop(ctx context.Context, h *remote.Host, ids ...string)
 	return serve.Stop(ctx, h, site, ids...)
 }
 
-func (r gunicornRunner) Retire(ctx context.Context, h *remote.Host, live string, others []string) error {
+func (r gunicornRunner) Retire(h *remote.Host, live string, others []string) string {
 	site := r.t.Site(h)
-	if err := serve.RetireProcesses(ctx, h, site, live); err != nil {
-		return err
-	}
 	if !r.t.isWeb(h) {
-		return nil
+		return serve.RetireProcessesCmd(h, site, live)
 	}
-	return serve.Retire(ctx, h, site, live, others)
+	return remote.Chain(serve.RetireProcessesCmd(h, site, live), serve.RetireCmd(h, site, live, others))
 }

@@ -55,44 +55,41 @@ var fatalWarnings = map[string]bool{
 // RunChecks runs what would break in production, with the stage's
 // settings: Django's system checks with the deployment ones, missing
 // migrations, and a real collectstatic (a dry run misses errors of manifest
-// storage). Which check messages are fatal follows the stage's checks:
-// settings in hoist.yml.
+// storage), all in one Django start (checkScript). Which check messages
+// are fatal follows the stage's checks: settings in hoist.yml.
 func RunChecks(ctx context.Context, run Runner, opts config.Checks) Report {
-	var r Report
-	r.Failures, r.Warnings = systemChecks(ctx, run, opts)
-	// --dry-run: before Django 4.2, --check alone writes the migration files.
-	// --noinput: a model change that looks like a rename makes it ask, and
-	// with no terminal the question ends in EOFError instead of the report.
-	if out, err := run(ctx, "python", "manage.py", "makemigrations", "--check", "--dry-run", "--noinput"); err != nil {
-		text := errText(out, err)
-		if strings.TrimSpace(out) == "" {
-			// Django 3.2 exits 3 without a word when it would have to ask
-			// (a NOT NULL field without a default).
-			text = "the models have changes that no migration holds, and makemigrations needs answers to write it (" + text + "):\n" +
-				"run python manage.py makemigrations here, answer its questions, and commit the migration"
-		}
-		r.Failures = append(r.Failures, Failure{Check: "makemigrations --check", Output: text})
-	}
-	if out, err := run(ctx, "python", "manage.py", "shell", "-v", "0", "-c", collectScript); err != nil {
-		r.Failures = append(r.Failures, Failure{Check: "collectstatic", Output: errText(out, err)})
-	}
-	return r
-}
-
-// systemChecks runs Django's check framework through checkScript and sorts
-// its messages into what stops the deploy and what is only shown.
-func systemChecks(ctx context.Context, run Runner, opts config.Checks) ([]Failure, []Finding) {
-	const name = "check --deploy"
 	out, err := run(ctx, "python", "manage.py", "shell", "-v", "0", "-c", checkScript)
 	if err != nil {
 		// The settings or an app do not even load: nothing else can be
 		// checked, and the release would not start either.
-		return []Failure{{Check: name, Output: loadHint(errText(out, err))}}, nil
+		return Report{Failures: []Failure{{Check: "check --deploy", Output: loadHint(errText(out, err))}}}
 	}
-	msgs, ok := parseChecks(out)
+	res, ok := parseChecks(out)
 	if !ok {
-		return []Failure{{Check: name, Output: "hoist could not read what Django's checks said:\n" + strings.TrimSpace(out)}}, nil
+		return Report{Failures: []Failure{{Check: "check --deploy", Output: "hoist could not read what Django's checks said:\n" + strings.TrimSpace(out)}}}
 	}
+	var r Report
+	r.Failures, r.Warnings = judgeMessages(res.Messages, opts)
+	if mm := res.Makemigrations; mm.Code != 0 {
+		text := strings.TrimSpace(mm.Out)
+		if text == "" {
+			// Django 3.2 exits 3 without a word when it would have to ask
+			// (a NOT NULL field without a default).
+			text = fmt.Sprintf("the models have changes that no migration holds, and makemigrations needs answers to write it (exit status %d):\n"+
+				"run python manage.py makemigrations here, answer its questions, and commit the migration", mm.Code)
+		}
+		r.Failures = append(r.Failures, Failure{Check: "makemigrations --check", Output: text})
+	}
+	if cs := res.Collectstatic; cs.Code != 0 {
+		r.Failures = append(r.Failures, Failure{Check: "collectstatic", Output: strings.TrimSpace(cs.Out)})
+	}
+	return r
+}
+
+// judgeMessages sorts the check framework's messages into what stops the
+// deploy and what is only shown.
+func judgeMessages(msgs []checkMessage, opts config.Checks) ([]Failure, []Finding) {
+	const name = "check --deploy"
 	// Django's order depends on the order checks were registered in.
 	slices.SortStableFunc(msgs, func(a, b checkMessage) int { return strings.Compare(a.ID, b.ID) })
 	var fatal, shown []Finding
@@ -140,15 +137,24 @@ func levelName(n int) string {
 // settings or an app may print too.
 const checkMarker = "hoist-checks: "
 
-// checkScript runs what manage.py check --deploy runs (no database
-// checks) and prints every message as JSON instead of text, so warnings
-// and errors can be told apart by id. It runs in manage.py shell -c, so
+// checkScript runs, in one Django start, what manage.py check --deploy
+// runs (no database checks), with every message as JSON so warnings and
+// errors can be told apart by id; then makemigrations --check --dry-run
+// --noinput (--dry-run: before Django 4.2, --check alone writes the
+// migration files; --noinput: a change that looks like a rename would ask,
+// and with no terminal end in EOFError instead of the report); then a
+// collectstatic into a temporary STATIC_ROOT, so the check writes nothing
+// into the project (override_settings also drops a storage the checks may
+// have made for the real STATIC_ROOT). It runs in manage.py shell -c, so
 // whatever the project's manage.py does first (sys.path, dotenv) is done.
 // Django's API here is the same from 3.2 to 5.x.
 const checkScript = `
-import json
+import io, json, shutil, tempfile, traceback
+from django.conf import settings
 from django.core import checks
+from django.core.management import call_command
 from django.db import models
+from django.test.utils import override_settings
 
 hoist_messages = []
 for m in checks.run_checks(include_deployment_checks=True):
@@ -161,8 +167,52 @@ for m in checks.run_checks(include_deployment_checks=True):
     else:
         obj = str(m.obj)
     hoist_messages.append({"id": m.id or "", "level": m.level, "msg": str(m.msg), "hint": str(m.hint or ""), "obj": obj})
-print("\n` + checkMarker + `" + json.dumps(hoist_messages))
+
+def hoist_run(fn):
+    out = io.StringIO()
+    try:
+        fn(out)
+        return {"code": 0, "out": out.getvalue()}
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+        return {"code": code, "out": out.getvalue()}
+    except BaseException:
+        return {"code": 1, "out": out.getvalue() + traceback.format_exc()}
+
+def hoist_makemigrations(out):
+    call_command("makemigrations", check_changes=True, dry_run=True, interactive=False, stdout=out, stderr=out)
+
+def hoist_collectstatic(out):
+    if "django.contrib.staticfiles" not in settings.INSTALLED_APPS:
+        return
+    root = tempfile.mkdtemp(prefix="hoist-static-")
+    try:
+        with override_settings(STATIC_ROOT=root):
+            call_command("collectstatic", interactive=False, verbosity=0, stdout=out, stderr=out)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+hoist_result = {
+    "messages": hoist_messages,
+    "makemigrations": hoist_run(hoist_makemigrations),
+    "collectstatic": hoist_run(hoist_collectstatic),
+}
+print("\n` + checkMarker + `" + json.dumps(hoist_result))
 `
+
+// checkResult is what checkScript prints.
+type checkResult struct {
+	Messages       []checkMessage `json:"messages"`
+	Makemigrations commandResult  `json:"makemigrations"`
+	Collectstatic  commandResult  `json:"collectstatic"`
+}
+
+// commandResult is a management command run by checkScript: its exit
+// status and output.
+type commandResult struct {
+	Code int    `json:"code"`
+	Out  string `json:"out"`
+}
 
 type checkMessage struct {
 	ID    string `json:"id"`
@@ -173,18 +223,18 @@ type checkMessage struct {
 }
 
 // parseChecks reads checkScript's output.
-func parseChecks(out string) ([]checkMessage, bool) {
+func parseChecks(out string) (checkResult, bool) {
 	lines := strings.Split(out, "\n")
 	for i := len(lines) - 1; i >= 0; i-- {
 		if js, ok := strings.CutPrefix(strings.TrimSpace(lines[i]), checkMarker); ok {
-			var msgs []checkMessage
-			if json.Unmarshal([]byte(js), &msgs) != nil {
-				return nil, false
+			var r checkResult
+			if json.Unmarshal([]byte(js), &r) != nil {
+				return r, false
 			}
-			return msgs, true
+			return r, true
 		}
 	}
-	return nil, false
+	return checkResult{}, false
 }
 
 // loadHint adds advice to the error of settings that do not load, for the
@@ -195,20 +245,6 @@ func loadHint(text string) string {
 	}
 	return text
 }
-
-// collectScript runs collectstatic into a temporary STATIC_ROOT, so the
-// check writes nothing into the project.
-const collectScript = `
-import shutil, tempfile
-from django.conf import settings
-if "django.contrib.staticfiles" in settings.INSTALLED_APPS:
-    settings.STATIC_ROOT = tempfile.mkdtemp(prefix="hoist-static-")
-    try:
-        from django.core.management import call_command
-        call_command("collectstatic", interactive=False, verbosity=0)
-    finally:
-        shutil.rmtree(settings.STATIC_ROOT, ignore_errors=True)
-`
 
 func errText(out string, err error) string {
 	if ee, ok := err.(*remote.ExitError); ok {

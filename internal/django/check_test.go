@@ -1,7 +1,10 @@
 package django
 
 import (
+	"context"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -99,7 +102,7 @@ func TestChecksAtEachFailLevel(t *testing.T) {
 		name:      "settings that do not load fail",
 		upTo:      5,
 		env:       map[string]string{"DJANGO_SETTINGS_MODULE": "config.missing"},
-		fails:     []string{"check --deploy", "makemigrations --check", "collectstatic"},
+		fails:     []string{"check --deploy"},
 		inFailure: "config.missing",
 	}} {
 		t.Run(c.name, func(t *testing.T) {
@@ -145,10 +148,10 @@ func TestChecksAtEachFailLevel(t *testing.T) {
 }
 
 func TestParseChecksSkipsWhatTheProjectPrints(t *testing.T) {
-	out := "settings loaded\n" + checkMarker + `[{"id": "x.W001", "level": 30, "msg": "m", "hint": "", "obj": "app.Model"}]` + "\nbye\n"
-	msgs, ok := parseChecks(out)
-	if !ok || len(msgs) != 1 || msgs[0].ID != "x.W001" || msgs[0].Obj != "app.Model" {
-		t.Errorf("parseChecks = %+v, %v", msgs, ok)
+	out := "settings loaded\n" + checkMarker + `{"messages": [{"id": "x.W001", "level": 30, "msg": "m", "hint": "", "obj": "app.Model"}], "makemigrations": {"code": 1, "out": "Migrations for 'app'"}}` + "\nbye\n"
+	r, ok := parseChecks(out)
+	if !ok || len(r.Messages) != 1 || r.Messages[0].ID != "x.W001" || r.Messages[0].Obj != "app.Model" || r.Makemigrations.Code != 1 || r.Collectstatic.Code != 0 {
+		t.Errorf("parseChecks = %+v, %v", r, ok)
 	}
 	if _, ok := parseChecks("Traceback ...\n"); ok {
 		t.Errorf("output without the marker parsed")
@@ -156,5 +159,56 @@ func TestParseChecksSkipsWhatTheProjectPrints(t *testing.T) {
 	f := Finding{ID: "fields.E120", Level: "ERROR", Object: "shelf.Book.title", Message: "CharFields must define a 'max_length' attribute."}
 	if got, want := f.String(), "shelf.Book.title: (fields.E120) CharFields must define a 'max_length' attribute."; got != want {
 		t.Errorf("String = %q, want %q", got, want)
+	}
+}
+
+// The trial collectstatic runs with manifest storage for real, into a
+// temporary STATIC_ROOT: a stylesheet naming a file that does not exist
+// fails it, and the project's own STATIC_ROOT is never written.
+func TestChecksTryCollectstatic(t *testing.T) {
+	python := findPython()
+	if python == "" {
+		t.Skip("no python3 with Django here (apt-get install python3-django)")
+	}
+	dir := t.TempDir()
+	files := map[string]string{
+		"manage.py":         "import sys\nfrom django.core.management import execute_from_command_line\nexecute_from_command_line(sys.argv)\n",
+		"trial/__init__.py": "",
+		"trial/settings.py": `from pathlib import Path
+BASE = Path(__file__).resolve().parent.parent
+SECRET_KEY = "k3y-" + "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOP"
+ALLOWED_HOSTS = ["trial.test"]
+DEBUG = False
+INSTALLED_APPS = ["django.contrib.staticfiles"]
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE / "assets"]
+STATIC_ROOT = BASE / "collected"
+STATICFILES_STORAGE = "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"
+STORAGES = {"staticfiles": {"BACKEND": STATICFILES_STORAGE}, "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"}}
+`,
+		"assets/site.css": `body { background: url("missing.png") }`,
+	}
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := LocalRunner(python, dir, map[string]string{"DJANGO_SETTINGS_MODULE": "trial.settings", "PYTHONDONTWRITEBYTECODE": "1"})
+	r := RunChecks(context.Background(), run, config.Checks{Silence: []string{"security.W004", "security.W008", "security.W012", "security.W016", "security.W018"}})
+	if got := failed(r.Failures); !slices.Equal(got, []string{"collectstatic"}) {
+		t.Fatalf("failed checks = %q, want collectstatic: %+v", got, r.Failures)
+	}
+	if text := r.Failures[0].String(); !strings.Contains(text, "missing.png") {
+		t.Errorf("the failure should name the missing file:\n%s", text)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "collected")); !os.IsNotExist(err) {
+		t.Errorf("the trial wrote into the project's STATIC_ROOT: %v", err)
+	}
+	// Fixed, it passes.
+	os.WriteFile(filepath.Join(dir, "assets", "missing.png"), []byte("png"), 0o644)
+	if r := RunChecks(context.Background(), run, config.Checks{Silence: []string{"security.W004", "security.W008", "security.W012", "security.W016", "security.W018"}}); len(r.Failures) != 0 {
+		t.Errorf("failures after the fix: %+v", r.Failures)
 	}
 }

@@ -438,8 +438,21 @@ func TestSettingsAndChecks(t *testing.T) {
 	if !s.Debug || s.StaticFiles || s.HealthHost() != "shelf.test" || s.TrustsForwardedProto() {
 		t.Errorf("settings = %+v", s)
 	}
-	if msg, err := CollectStatic(f.ctx, f.tr, f.l, r1, "", s); msg != "" || err != nil {
-		t.Errorf("collectstatic without staticfiles = %q, %v", msg, err)
+	// Prepare reads the same settings in the same Django start as the
+	// history, collects nothing without staticfiles, and saves the
+	// settings, which ReadSettings then returns without starting Django.
+	p, err := Prepare(f.ctx, f.tr, f.l, r1, "", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.CollectStatic != "" || !reflect.DeepEqual(p.Settings, s) || p.History == nil || p.History.Release != r1 || len(p.History.Known) == 0 {
+		t.Errorf("prepare = %+v", p)
+	}
+	if err := os.WriteFile(f.l.SettingsFile(r1), []byte(`{"allowed_hosts": ["saved.test"]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := ReadSettings(f.ctx, f.tr, f.l, r1, ""); err != nil || s.HealthHost() != "saved.test" {
+		t.Errorf("settings after prepare = %+v, %v; want the saved ones", s, err)
 	}
 	// DEBUG is on in the fixture: check --deploy fails with W018 and its
 	// hint. r1 holds models newer than its migrations: makemigrations

@@ -35,15 +35,13 @@ type History struct {
 	Plan []Migration `json:"plan"`
 }
 
-// historyScript reads the raw rows of django_migrations rather than the
+// historyDef reads the raw rows of django_migrations rather than the
 // loader's view, which hides rows the code does not know: those rows are
 // exactly what a rollback must not leave behind. In the same run (one
 // Django start) it plans the migrations and flags the operations the code
 // still serving cannot survive: during a deploy the old release keeps
 // serving on the new schema until the switch.
-const historyScript = `
-import json, django
-django.setup()
+const historyDef = `
 from django.db import connections, DEFAULT_DB_ALIAS
 from django.db.migrations.exceptions import InconsistentMigrationHistory
 from django.db import migrations
@@ -69,39 +67,42 @@ def unsafe(op):
         return "is irreversible (%s without a reverse): a rollback could not undo it" % type(op).__name__
     return ""
 
-conn = connections[DEFAULT_DB_ALIAS]
-executor = MigrationExecutor(conn)
-loader = executor.loader
-recorder = MigrationRecorder(conn)
-rows = recorder.applied_migrations() if recorder.has_table() else {}
-inconsistent = ""
-try:
-    loader.check_consistent_history(conn)
-except InconsistentMigrationHistory as e:
-    inconsistent = str(e)
-# The plan lists what migrate would apply, with the operations the live
-# release cannot survive marked; none when the history is inconsistent
-# (the plan does not check it: with 0003 recorded and 0002 missing it
-# lists nothing to apply).
-plan = []
-if not inconsistent:
-    for migration, backwards in executor.migration_plan(loader.graph.leaf_nodes()):
-        ops = [{"describe": op.describe(), "unsafe": unsafe(op)} for op in migration.operations]
-        plan.append({"app": migration.app_label, "name": migration.name, "operations": ops})
-leaves = {}
-for app, name in loader.graph.leaf_nodes():
-    leaves.setdefault(app, []).append(name)
-name = lambda key: key[0] + "." + key[1]
-print(json.dumps({
-    "applied": sorted(name(k) for k in rows),
-    "known": sorted(name(k) for k in loader.disk_migrations),
-    "apps": sorted(loader.migrated_apps),
-    "leaves": leaves,
-    "unapplied": sorted(name(k) for k in loader.graph.nodes if k not in loader.applied_migrations),
-    "inconsistent": inconsistent,
-    "plan": plan,
-}))
+def hoist_history():
+    conn = connections[DEFAULT_DB_ALIAS]
+    executor = MigrationExecutor(conn)
+    loader = executor.loader
+    recorder = MigrationRecorder(conn)
+    rows = recorder.applied_migrations() if recorder.has_table() else {}
+    inconsistent = ""
+    try:
+        loader.check_consistent_history(conn)
+    except InconsistentMigrationHistory as e:
+        inconsistent = str(e)
+    # The plan lists what migrate would apply, with the operations the live
+    # release cannot survive marked; none when the history is inconsistent
+    # (the plan does not check it: with 0003 recorded and 0002 missing it
+    # lists nothing to apply).
+    plan = []
+    if not inconsistent:
+        for migration, backwards in executor.migration_plan(loader.graph.leaf_nodes()):
+            ops = [{"describe": op.describe(), "unsafe": unsafe(op)} for op in migration.operations]
+            plan.append({"app": migration.app_label, "name": migration.name, "operations": ops})
+    leaves = {}
+    for app, name in loader.graph.leaf_nodes():
+        leaves.setdefault(app, []).append(name)
+    name = lambda key: key[0] + "." + key[1]
+    return {
+        "applied": sorted(name(k) for k in rows),
+        "known": sorted(name(k) for k in loader.disk_migrations),
+        "apps": sorted(loader.migrated_apps),
+        "leaves": leaves,
+        "unapplied": sorted(name(k) for k in loader.graph.nodes if k not in loader.applied_migrations),
+        "inconsistent": inconsistent,
+        "plan": plan,
+    }
 `
+
+const historyScript = "import json, django\ndjango.setup()\n" + historyDef + "print(json.dumps(hoist_history()))\n"
 
 // ReadHistory reads the migration history with the code of release id.
 func ReadHistory(ctx context.Context, t remote.Transport, l release.Layout, id, projectDir string) (History, error) {

@@ -86,6 +86,12 @@ func runJSON(ctx context.Context, t remote.Transport, l release.Layout, id, proj
 	if err != nil {
 		return err
 	}
+	return lastJSON(out, v)
+}
+
+// lastJSON decodes the last line of a script's output: what came before
+// it is whatever the app printed while it loaded.
+func lastJSON(out string, v any) error {
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), v); err != nil {
 		return fmt.Errorf("unexpected output %q", out)

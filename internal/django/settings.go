@@ -25,31 +25,104 @@ type Settings struct {
 	ProxySSLHeader []string `json:"proxy_ssl_header"`
 }
 
-const settingsScript = `
-import json, django
-from django.conf import settings
-django.setup()
-print(json.dumps({
-    "static_root": str(settings.STATIC_ROOT or ""),
-    "static_url": str(settings.STATIC_URL or ""),
-    "media_root": str(settings.MEDIA_ROOT or ""),
-    "media_url": str(settings.MEDIA_URL or ""),
-    "allowed_hosts": list(settings.ALLOWED_HOSTS),
-    "debug": bool(settings.DEBUG),
-    "staticfiles": "django.contrib.staticfiles" in settings.INSTALLED_APPS,
-    "version": django.get_version(),
-    "proxy_ssl_header": list(getattr(settings, "SECURE_PROXY_SSL_HEADER", None) or []),
-}))
+// settingsDef reads the settings hoist acts on; Django is set up.
+const settingsDef = `
+def hoist_settings():
+    from django.conf import settings
+    return {
+        "static_root": str(settings.STATIC_ROOT or ""),
+        "static_url": str(settings.STATIC_URL or ""),
+        "media_root": str(settings.MEDIA_ROOT or ""),
+        "media_url": str(settings.MEDIA_URL or ""),
+        "allowed_hosts": list(settings.ALLOWED_HOSTS),
+        "debug": bool(settings.DEBUG),
+        "staticfiles": "django.contrib.staticfiles" in settings.INSTALLED_APPS,
+        "version": django.get_version(),
+        "proxy_ssl_header": list(getattr(settings, "SECURE_PROXY_SSL_HEADER", None) or []),
+    }
 `
 
-// ReadSettings imports the app's settings in the release, with the
-// release's environment, exactly as gunicorn will.
+const settingsScript = "import json, django\ndjango.setup()\n" + settingsDef + "print(json.dumps(hoist_settings()))\n"
+
+// ReadSettings returns the settings of release id: those Prepare saved
+// when it built the release (code and environment of a release never
+// change), else read by importing them in the release, with its
+// environment, exactly as gunicorn will.
 func ReadSettings(ctx context.Context, t remote.Transport, l release.Layout, id, projectDir string) (Settings, error) {
+	read := release.Command(l, id, projectDir, "python", "-c", settingsScript)
+	out, err := remote.Output(ctx, t, remote.Script(`cat "$1" 2>/dev/null && echo || eval "$2"`, l.SettingsFile(id), read))
+	if err != nil {
+		return Settings{}, fmt.Errorf("load Django settings: %w", err)
+	}
 	var s Settings
-	if err := runJSON(ctx, t, l, id, projectDir, settingsScript, &s); err != nil {
+	if err := lastJSON(out, &s); err != nil {
 		return Settings{}, fmt.Errorf("load Django settings: %w", err)
 	}
 	return s, nil
+}
+
+// prepareScript is Prepare's one Django start. Its arguments: where to
+// save the settings, the links to STATIC_ROOT and MEDIA_ROOT, and "history"
+// to read the migration history too.
+const prepareScript = "import io, json, os, sys, django\ndjango.setup()\n" + settingsDef + historyDef + `
+saved, static_link, media_link, want_history = sys.argv[1:5]
+s = hoist_settings()
+out = {"settings": s, "collectstatic": ""}
+if s["staticfiles"] and s["static_root"]:
+    from django.core.management import call_command
+    buf = io.StringIO()
+    try:
+        call_command("collectstatic", interactive=False, stdout=buf)
+    except BaseException:
+        sys.stderr.write(buf.getvalue())
+        sys.stderr.write("hoist: collectstatic failed\n")
+        raise
+    lines = [l.strip() for l in buf.getvalue().splitlines() if l.strip()]
+    out["collectstatic"] = lines[-1] if lines else ""
+for target, link in ((s["static_root"], static_link), (s["media_root"], media_link)):
+    if target:
+        if os.path.lexists(link + ".tmp"):
+            os.remove(link + ".tmp")
+        os.symlink(target, link + ".tmp")
+        os.replace(link + ".tmp", link)
+with open(saved + ".tmp", "w") as f:
+    json.dump(s, f)
+os.replace(saved + ".tmp", saved)
+if want_history == "history":
+    out["history"] = hoist_history()
+print(json.dumps(out))
+`
+
+// Prepared is what Prepare learned about a new release.
+type Prepared struct {
+	Settings      Settings `json:"settings"`
+	CollectStatic string   `json:"collectstatic"` // collectstatic's last line; "" when there was nothing to collect
+	History       *History `json:"history"`       // with history only
+}
+
+// Prepare readies a built release in one Django start, each of which costs
+// a second or more of CPU: it reads and saves the settings hoist acts on,
+// runs collectstatic when the app has static files, points the release's
+// .hoist-static and .hoist-media at STATIC_ROOT and MEDIA_ROOT (the stable
+// paths the web server serves), and with history reads the migration
+// history as the release's code sees it.
+func Prepare(ctx context.Context, t remote.Transport, l release.Layout, id, projectDir string, history bool) (Prepared, error) {
+	want := "no"
+	if history {
+		want = "history"
+	}
+	out, err := remote.Output(ctx, t, release.Command(l, id, projectDir, "python", "-c", prepareScript, l.SettingsFile(id), l.Static(id), l.Media(id), want))
+	if err != nil {
+		return Prepared{}, fmt.Errorf("load Django settings and collectstatic: %w", err)
+	}
+	var p Prepared
+	if err := lastJSON(out, &p); err != nil {
+		return Prepared{}, err
+	}
+	if p.History != nil {
+		p.History.Release = id
+	}
+	return p, nil
 }
 
 // TrustsForwardedProto tells whether Django believes X-Forwarded-Proto,
@@ -69,27 +142,6 @@ func (s Settings) HealthHost() string {
 		}
 	}
 	return "localhost"
-}
-
-// CollectStatic gathers static files into the release and links them where
-// the web server looks (release.Layout.LiveStatic), and links media likewise.
-func CollectStatic(ctx context.Context, t remote.Transport, l release.Layout, id, projectDir string, s Settings) (string, error) {
-	if !s.StaticFiles || s.StaticRoot == "" {
-		return "", nil
-	}
-	out, err := remote.Output(ctx, t, release.Manage(l, id, projectDir, "collectstatic", "--noinput"))
-	if err != nil {
-		return "", fmt.Errorf("collectstatic: %w", err)
-	}
-	return lastLine(out), nil
-}
-
-// LinkServed points the release's .hoist-static and .hoist-media at the
-// app's STATIC_ROOT and MEDIA_ROOT, the stable paths the web server serves.
-func LinkServed(ctx context.Context, t remote.Transport, l release.Layout, id string, s Settings) error {
-	script := `set -e; [ -z "$1" ] || ln -sfn "$1" "$2"; [ -z "$3" ] || ln -sfn "$3" "$4"`
-	_, err := remote.Output(ctx, t, remote.Script(script, s.StaticRoot, l.Static(id), s.MediaRoot, l.Media(id)))
-	return err
 }
 
 // Migrate applies migrations and returns Django's report.

@@ -1,6 +1,7 @@
 package release
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -28,11 +29,37 @@ func UploadArtifact(ctx context.Context, t remote.Transport, l Layout, sum strin
 	return err
 }
 
-// Unpack makes the release directory from the artifact.
-func Unpack(ctx context.Context, t remote.Transport, l Layout, id, sum string) error {
-	script := `set -e; rm -rf "$2"; mkdir -p "$2"; tar -xzf "$1" -C "$2"`
-	_, err := remote.Output(ctx, t, remote.Script(script, l.Artifact(sum), l.Release(id)))
-	return err
+// BuildSpec is what a release is built from on a host.
+type BuildSpec struct {
+	Artifact                string // the artifact's content hash
+	SharedFiles, SharedDirs []string
+	Env                     map[string]string
+	Venv                    VenvSpec
+}
+
+// Build makes release id on the host in one round trip: its environment
+// file (mode 0600, sent over stdin), its files from the artifact, the links
+// to shared files and dirs, and its virtualenv, built only when no venv for
+// the same Python and requirements exists. It returns the venv's hash and
+// whether it was reused.
+func Build(ctx context.Context, t remote.Transport, l Layout, id string, spec BuildSpec) (venv string, reused bool, err error) {
+	env, err := EnvFile(spec.Env)
+	if err != nil {
+		return "", false, err
+	}
+	cmd := remote.Chain(
+		remote.Labeled("write environment", writeFileCmd(l.EnvFile(id), "0600")),
+		remote.Labeled("unpack", remote.Script(`set -e; rm -rf "$2"; mkdir -p "$2"; tar -xzf "$1" -C "$2"`, l.Artifact(spec.Artifact), l.Release(id))),
+		remote.Labeled("link shared files", linkSharedCmd(l, id, spec.SharedFiles, spec.SharedDirs)),
+		remote.Labeled("pip install", venvCmd(l, id, spec.Venv)),
+	)
+	out, err := remote.OutputWithInput(ctx, t, cmd, bytes.NewReader(env))
+	if err != nil {
+		return "", false, err
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	verb, hash, _ := strings.Cut(lines[len(lines)-1], " ")
+	return hash, verb == "reused", nil
 }
 
 // linkSharedScript replaces each shared path in the release with a link into
@@ -69,8 +96,13 @@ done
 
 // LinkShared links shared files and dirs into the release.
 func LinkShared(ctx context.Context, t remote.Transport, l Layout, id string, files, dirs []string) error {
+	_, err := remote.Output(ctx, t, remote.Chain(linkSharedCmd(l, id, files, dirs)))
+	return err
+}
+
+func linkSharedCmd(l Layout, id string, files, dirs []string) string {
 	if len(files)+len(dirs) == 0 {
-		return nil
+		return ""
 	}
 	args := []string{l.Shared(), l.Release(id)}
 	for _, f := range files {
@@ -79,8 +111,7 @@ func LinkShared(ctx context.Context, t remote.Transport, l Layout, id string, fi
 	for _, d := range dirs {
 		args = append(args, "d:"+d)
 	}
-	_, err := remote.Output(ctx, t, remote.Script(linkSharedScript, args...))
-	return err
+	return remote.Script(linkSharedScript, args...)
 }
 
 // WriteEnv writes the release's environment file, mode 0600.
@@ -157,21 +188,12 @@ fi
 ln -sfn "$v" "$link"
 `
 
-// EnsureVenv links the release to its virtualenv, building it only when no
-// venv for the same Python and requirements exists. It returns the venv's
-// hash and whether it was reused.
-func EnsureVenv(ctx context.Context, t remote.Transport, l Layout, id string, spec VenvSpec) (hash string, reused bool, err error) {
+func venvCmd(l Layout, id string, spec VenvSpec) string {
 	site := "no"
 	if spec.SystemSitePackages {
 		site = "yes"
 	}
-	out, err := remote.Output(ctx, t, remote.Script(venvScript, l.Venvs(), l.Release(id), spec.Key(), spec.Python, site, spec.Requirements, l.Venv(id)))
-	if err != nil {
-		return "", false, err
-	}
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	verb, hash, _ := strings.Cut(lines[len(lines)-1], " ")
-	return hash, verb == "reused", nil
+	return remote.Script(venvScript, l.Venvs(), l.Release(id), spec.Key(), spec.Python, site, spec.Requirements, l.Venv(id))
 }
 
 // envLoader runs a program with the environment of a release, read from

@@ -58,6 +58,12 @@ func (l Layout) Venv(id string) string { return path.Join(l.Release(id), ".venv"
 func (l Layout) Static(id string) string { return path.Join(l.Release(id), ".hoist-static") }
 func (l Layout) Media(id string) string  { return path.Join(l.Release(id), ".hoist-media") }
 
+// SettingsFile holds the Django settings hoist acts on, saved when the
+// release was built.
+func (l Layout) SettingsFile(id string) string {
+	return path.Join(l.Release(id), ".hoist-settings.json")
+}
+
 // LiveStatic and LiveMedia are the same through current: what the web
 // server serves.
 func (l Layout) LiveStatic() string { return path.Join(l.Current(), ".hoist-static") }
@@ -91,8 +97,9 @@ var idPattern = regexp.MustCompile(`^\d{8}T\d{6}Z-[0-9a-f]{4,40}$`)
 // releases/ itself or a path outside it.
 func ValidID(s string) bool { return idPattern.MatchString(s) }
 
-// idCheck is the shell side of ValidID, for scripts that take ids.
-const idCheck = `
+// IDCheck is the shell side of ValidID (a function valid_id), for scripts
+// that take or list ids.
+const IDCheck = `
 valid_id() {
 	case "$1" in
 	[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]*) ;;

@@ -55,14 +55,26 @@ type Record struct {
 
 // WriteRecord stores rec on the host.
 func WriteRecord(ctx context.Context, t remote.Transport, l Layout, rec Record) error {
-	if !ValidID(rec.ID) {
-		return fmt.Errorf("refusing to write a release record with the invalid id %q", rec.ID)
-	}
-	data, err := json.Marshal(rec)
+	cmd, err := RecordCmd(l, rec)
 	if err != nil {
 		return err
 	}
-	return writeFile(ctx, t, l.StateFile(rec.ID), data, "0644")
+	_, err = remote.Output(ctx, t, cmd)
+	return err
+}
+
+// RecordCmd is the command that stores rec on the host, for a Chain. A
+// record holds no secret, so it can travel on the command line.
+func RecordCmd(l Layout, rec Record) (string, error) {
+	if !ValidID(rec.ID) {
+		return "", fmt.Errorf("refusing to write a release record with the invalid id %q", rec.ID)
+	}
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return "", err
+	}
+	script := `set -e; mkdir -p "$(dirname "$1")"; printf '%s\n' "$2" > "$1.tmp"; mv -f "$1.tmp" "$1"`
+	return remote.Script(script, l.StateFile(rec.ID), string(data)), nil
 }
 
 // Inventory is what a host holds: every release record, oldest first, which
@@ -216,7 +228,12 @@ func parseInventory(out, unit string) Inventory {
 // writeFile puts data at path through a temporary name, so a reader never
 // sees half a file. data goes over stdin, never on a command line.
 func writeFile(ctx context.Context, t remote.Transport, path string, data []byte, mode string) error {
-	script := `set -e; umask 077; mkdir -p "$(dirname "$1")"; cat > "$1.tmp"; chmod "$2" "$1.tmp"; mv -f "$1.tmp" "$1"`
-	_, err := remote.OutputWithInput(ctx, t, remote.Script(script, path, mode), bytes.NewReader(data))
+	_, err := remote.OutputWithInput(ctx, t, writeFileCmd(path, mode), bytes.NewReader(data))
 	return err
+}
+
+// writeFileCmd writes its stdin to path as writeFile does.
+func writeFileCmd(path, mode string) string {
+	script := `set -e; umask 077; mkdir -p "$(dirname "$1")"; cat > "$1.tmp"; chmod "$2" "$1.tmp"; mv -f "$1.tmp" "$1"`
+	return remote.Script(script, path, mode)
 }

@@ -43,7 +43,7 @@ func Switch(ctx context.Context, t remote.Transport, l Layout, id string, withSo
 // It refuses an invalid id and the release current points to, whatever
 // the caller believed: a clean-up after a failed revert must not delete
 // what the host serves.
-const removeScript = idCheck + `
+const removeScript = IDCheck + `
 set -e
 cur=$(readlink "$1" || true); shift
 i=0
@@ -60,20 +60,29 @@ rm -rf "$@"
 // Remove deletes releases from the host. It fails, removing nothing, when
 // any id is invalid or is the live release.
 func Remove(ctx context.Context, t remote.Transport, l Layout, ids ...string) error {
+	cmd, err := RemoveCmd(l, ids...)
+	if err != nil {
+		return err
+	}
+	_, err = remote.Output(ctx, t, remote.Chain(cmd))
+	return err
+}
+
+// RemoveCmd is Remove's command, for a Chain; "" when ids is empty.
+func RemoveCmd(l Layout, ids ...string) (string, error) {
 	if len(ids) == 0 {
-		return nil
+		return "", nil
 	}
 	for _, id := range ids {
 		if !ValidID(id) {
-			return fmt.Errorf("refusing to remove the invalid release id %q", id)
+			return "", fmt.Errorf("refusing to remove the invalid release id %q", id)
 		}
 	}
 	args := []string{l.Current()}
 	for _, id := range ids {
 		args = append(args, l.Release(id), l.EnvFile(id), l.StateFile(id), l.Socket(id))
 	}
-	_, err := remote.Output(ctx, t, remote.Script(removeScript, args...))
-	return err
+	return remote.Script(removeScript, args...), nil
 }
 
 // PruneCandidates picks the releases to delete so that keep remain: the
@@ -129,6 +138,13 @@ true
 
 // Sweep deletes venvs and artifacts that no release in inv refers to.
 func Sweep(ctx context.Context, t remote.Transport, l Layout, inv Inventory) error {
+	_, err := remote.Output(ctx, t, remote.Chain(SweepCmd(l, inv)))
+	return err
+}
+
+// SweepCmd is Sweep's command, for a Chain; "" when a damaged record might
+// name what a release needs.
+func SweepCmd(l Layout, inv Inventory) string {
 	args := []string{l.Venvs(), l.Artifacts()}
 	for _, r := range inv.Records {
 		if r.Venv != "" {
@@ -140,8 +156,7 @@ func Sweep(ctx context.Context, t remote.Transport, l Layout, inv Inventory) err
 	}
 	if len(inv.Damaged) > 0 {
 		// A damaged record may still name what a release needs.
-		return nil
+		return ""
 	}
-	_, err := remote.Output(ctx, t, remote.Script(sweepScript, args...))
-	return err
+	return remote.Script(sweepScript, args...)
 }

@@ -35,3 +35,25 @@ func Command(argv ...string) string {
 func Script(script string, args ...string) string {
 	return Command(append([]string{"sh", "-c", script, "sh"}, args...)...)
 }
+
+// Chain runs command lines one after another in one round trip, stopping
+// at the first that fails: each command hoist sends is a round trip, and a
+// host far away makes every one of them cost. Empty commands are left out.
+func Chain(cmds ...string) string {
+	var parts []string
+	for _, c := range cmds {
+		if c != "" {
+			parts = append(parts, "{ "+c+"; }")
+		}
+	}
+	if len(parts) == 0 {
+		return "true"
+	}
+	return strings.Join(parts, " && ")
+}
+
+// Labeled is cmd that, when it fails, says so on stderr under label: in a
+// Chain, the label tells which part failed.
+func Labeled(label, cmd string) string {
+	return "{ " + cmd + "; } || { s=$?; echo " + Quote("hoist: "+label+" failed") + " >&2; exit $s; }"
+}

@@ -40,3 +40,22 @@ func TestExitErrorCarriesStatusAndStderr(t *testing.T) {
 		t.Fatalf("got status %d stderr %q", ee.Status, ee.Stderr)
 	}
 }
+
+func TestChainStopsAtTheFirstFailureAndNamesIt(t *testing.T) {
+	ctx := context.Background()
+	out, err := Output(ctx, Local{}, Chain(Script(`echo one`), "", Labeled("two", Script(`echo two`))))
+	if err != nil || out != "one\ntwo\n" {
+		t.Fatalf("got %q, %v", out, err)
+	}
+	out, err = Output(ctx, Local{}, Chain(Script(`echo one`), Labeled("the second part", Script(`exit 4`)), Script(`echo three`)))
+	ee, ok := err.(*ExitError)
+	if !ok || ee.Status != 4 || !strings.Contains(ee.Stderr, "hoist: the second part failed") {
+		t.Fatalf("want exit 4 naming the second part, got %v", err)
+	}
+	if strings.Contains(out, "three") {
+		t.Fatalf("the chain went on after a failure: %q", out)
+	}
+	if out, err := Output(ctx, Local{}, Chain()); err != nil || out != "" {
+		t.Fatalf("an empty chain: %q, %v", out, err)
+	}
+}

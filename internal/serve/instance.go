@@ -60,12 +60,11 @@ for id in "$@"; do
 done
 `
 
-// Retire makes live the instance that starts at boot and stops the others
-// once their sockets have drained.
-func Retire(ctx context.Context, h *remote.Host, s Site, live string, others []string) error {
+// RetireCmd makes live the instance that starts at boot and stops the
+// others once their sockets have drained.
+func RetireCmd(h *remote.Host, s Site, live string, others []string) string {
 	args := append([]string{s.Unit(), live, strconv.Itoa(int(DrainTime / time.Second))}, others...)
-	_, err := remote.Output(ctx, h, h.SudoScript(retireScript, args...))
-	return err
+	return h.SudoScript(retireScript, args...)
 }
 
 // DrainTime is how long the old socket keeps being served after a switch:

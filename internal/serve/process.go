@@ -167,11 +167,11 @@ for u in "$@"; do
 done
 `
 
-// RetireProcesses makes live's processes the boot ones and stops the rest.
-func RetireProcesses(ctx context.Context, h *remote.Host, s Site, live string) error {
+// RetireProcessesCmd makes live's processes the boot ones and stops the
+// rest; "" when the app has no processes.
+func RetireProcessesCmd(h *remote.Host, s Site, live string) string {
 	if len(s.Processes) == 0 {
-		return nil
+		return ""
 	}
-	_, err := remote.Output(ctx, h, h.SudoScript(retireProcessesScript, append([]string{live}, s.processUnits()...)...))
-	return err
+	return h.SudoScript(retireProcessesScript, append([]string{live}, s.processUnits()...)...)
 }

@@ -2,8 +2,9 @@ package serve
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"sort"
+	"path"
 	"strings"
 
 	"github.com/hoistdeploy/hoist/internal/release"
@@ -22,60 +23,66 @@ import (
 
 // fallbackScript builds a new tree beside the one served and swaps the
 // link to it with rename(2), so a request sees the old tree or the new,
-// never a half-built one. Releases come oldest first and cp -f replaces
-// an earlier link: a name several releases have points at the newest,
-// the one pruned last. A release that cannot be linked (a name that is a
-// file in one release and a directory in another) leaves the rest linked;
-// the script still fails so the caller can say so. Arguments: the trees
-// directory, the served link, then each release's static dir.
-const fallbackScript = `
+// never a half-built one. Releases come oldest first (ids start with the
+// build time, and the glob sorts them) and cp -f replaces an earlier link:
+// a name several releases have points at the newest, the one pruned last.
+// A release that cannot be linked (a name that is a file in one release
+// and a directory in another) leaves the rest linked and is reported on
+// stdout after fallbackIncomplete, so that in a chain of commands it is a
+// warning, not a failure. Arguments: the trees directory, the served link,
+// the releases directory, the name of a release's static dir, and
+// fallbackIncomplete.
+const fallbackScript = release.IDCheck + `
 umask 022
-trees=$1 served=$2; shift 2
+trees=$1 served=$2 releases=$3 static=$4
 mkdir -p "$trees" || exit 1
 new=$(mktemp -d "$trees/tree.XXXXXX") || exit 1
 chmod 755 "$new" || exit 1
-status=0
-for s in "$@"; do
-	[ -d "$s/" ] || continue
-	cp -R -s -f "$s/." "$new/" || status=1
+problems=
+for d in "$releases"/*; do
+	valid_id "${d##*/}" || continue
+	[ -d "$d/$static/" ] || continue
+	out=$(cp -R -s -f "$d/$static/." "$new/" 2>&1) || problems="$problems $out"
 done
 ln -sfn "${new##*/}" "$served.hoist-tmp" && mv -Tf "$served.hoist-tmp" "$served" || exit 1
 for old in "$trees"/tree.*; do
 	[ "$old" = "$new" ] || rm -rf "$old"
 done
-exit $status
+[ -z "$problems" ] || printf '%s%s\n' "$5" "$problems"
+true
 `
 
-// listReleasesScript prints the entries of releases/, nothing when it is
-// missing (a host set up but never deployed).
-const listReleasesScript = `[ ! -d "$1" ] || ls -1A "$1"`
+// fallbackIncomplete starts the line fallbackScript prints when some
+// release's files could not be linked.
+const fallbackIncomplete = "hoist: static files of earlier releases not all linked:"
 
-// LinkStaticFallback rebuilds the fallback tree (release.Layout.
-// StaticFallback) from the releases on the host now. Call it on each web
+// StaticFallbackCmd rebuilds the fallback tree (release.Layout.
+// StaticFallback) from the releases on the host now. Run it on each web
 // host after the new release is built and before the switch, so the
 // release live until then is in the tree when current moves, and again
 // after releases are pruned or removed, so a name survivors still hold
-// points at a survivor. An error leaves the site serving the live release
-// as before, with fewer fallbacks: worth a warning, not a failed deploy.
-func LinkStaticFallback(ctx context.Context, t remote.Transport, l release.Layout) error {
-	out, err := remote.Output(ctx, t, remote.Script(listReleasesScript, l.Releases()))
-	if err != nil {
-		return fmt.Errorf("list releases for the static fallback: %w", err)
-	}
-	var ids []string
-	for _, name := range strings.Split(out, "\n") {
-		if release.ValidID(name) {
-			ids = append(ids, name)
+// points at a survivor. Pass its output to FallbackProblem.
+func StaticFallbackCmd(l release.Layout) string {
+	return remote.Script(fallbackScript, l.StaticFallbackTrees(), l.StaticFallback(), l.Releases(), path.Base(l.Static("x")), fallbackIncomplete)
+}
+
+// FallbackProblem finds in the output of StaticFallbackCmd the releases it
+// could not link. That leaves the site serving the live release as before,
+// with fewer fallbacks: worth a warning, not a failed deploy.
+func FallbackProblem(out string) error {
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, fallbackIncomplete) {
+			return errors.New(line)
 		}
 	}
-	// Ids start with the build time, so they sort oldest first.
-	sort.Strings(ids)
-	args := []string{l.StaticFallbackTrees(), l.StaticFallback()}
-	for _, id := range ids {
-		args = append(args, l.Static(id))
-	}
-	if _, err := remote.Output(ctx, t, remote.Script(fallbackScript, args...)); err != nil {
+	return nil
+}
+
+// LinkStaticFallback runs StaticFallbackCmd on its own.
+func LinkStaticFallback(ctx context.Context, t remote.Transport, l release.Layout) error {
+	out, err := remote.Output(ctx, t, StaticFallbackCmd(l))
+	if err != nil {
 		return fmt.Errorf("link earlier releases' static files in %s: %w", l.StaticFallbackTrees(), err)
 	}
-	return nil
+	return FallbackProblem(out)
 }

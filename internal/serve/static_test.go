@@ -237,3 +237,25 @@ func TestLinkStaticFallback(t *testing.T) {
 		t.Errorf("no releases: the fallback should be an empty tree: %v %v", entries, err)
 	}
 }
+
+// A name that is a directory in one release and a file in the next cannot
+// be linked: the rest of the tree is, and the problem is reported as what
+// it is, not as a failed command.
+func TestLinkStaticFallbackReportsWhatItCouldNotLink(t *testing.T) {
+	l := staticHost(t)
+	// In the old release, "board" is a directory; in a newer one, a file.
+	third := "20261123T220501Z-9a9a9a9"
+	if err := os.MkdirAll(filepath.Join(l.Release(third), "static"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(l.Release(third), "static", "board"), []byte("a file"), 0o644)
+	os.WriteFile(filepath.Join(l.Release(third), "static", "third.css"), []byte("third"), 0o644)
+	os.Symlink(filepath.Join(l.Release(third), "static"), l.Static(third))
+	err := LinkStaticFallback(context.Background(), remote.Local{}, l)
+	if err == nil || !strings.Contains(err.Error(), "not all linked") || !strings.Contains(err.Error(), "board") {
+		t.Fatalf("want the conflict on board reported, got %v", err)
+	}
+	if data, err := os.ReadFile(filepath.Join(l.StaticFallback(), "third.css")); err != nil || string(data) != "third" {
+		t.Errorf("the rest should be linked: third.css = %q, %v", data, err)
+	}
+}
