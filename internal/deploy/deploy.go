@@ -51,16 +51,18 @@ func (e *FailedError) Unwrap() error { return e.Err }
 
 // deployRun is the state of one deploy across the stage.
 type deployRun struct {
-	t          *Target
-	opts       Options
-	art        *Artifact
-	id         string
-	start      time.Time
-	mu         sync.Mutex
-	invs       map[*remote.Host]release.Inventory // what each host held, after reconcile
-	previous   map[*remote.Host]string            // what was live on each host before
-	settings   django.Settings                    // read on the primary
-	newHistory django.History                     // the migration history as the new release sees it
+	t        *Target
+	opts     Options
+	art      *Artifact
+	id       string
+	start    time.Time
+	mu       sync.Mutex
+	invs     map[*remote.Host]release.Inventory // what each host held, after reconcile
+	previous map[*remote.Host]string            // what was live on each host before
+	// hasArtifact: the host holds the artifact already, from an earlier run.
+	hasArtifact map[*remote.Host]bool
+	settings    django.Settings // read on the primary
+	newHistory  django.History  // the migration history as the new release sees it
 	// liveHistory brings the history as the live release sees it, read
 	// while the new one builds; nil on a first deploy.
 	liveHistory chan historyResult
@@ -83,7 +85,7 @@ func (t *Target) Deploy(ctx context.Context, opts Options) (err error) {
 	if ref == "" {
 		ref = t.Stage.Ref // HEAD unless hoist.yml says otherwise
 	}
-	d := &deployRun{t: t, opts: opts, start: time.Now(), previous: map[*remote.Host]string{}}
+	d := &deployRun{t: t, opts: opts, start: time.Now(), previous: map[*remote.Host]string{}, hasArtifact: map[*remote.Host]bool{}}
 
 	art, err := BuildArtifact(ctx, c.Dir, ref, c.Requirements)
 	u.Timed("", "pack", time.Since(d.start))
@@ -246,10 +248,19 @@ func (d *deployRun) inspect(ctx context.Context) error {
 	}
 	d.invs = invs
 	return d.t.each(ctx, d.hosts(), "inspect", func(ctx context.Context, h *remote.Host) error {
+		building, err := release.RecordCmd(d.t.Layout, d.record(h, release.Building, ""))
+		if err != nil {
+			return err
+		}
+		out, err := remote.Output(ctx, h, remote.Chain(building, release.HasArtifactCmd(d.t.Layout, d.art.Sum)))
+		if err != nil {
+			return err
+		}
 		d.mu.Lock()
 		d.previous[h] = invs[h].Live
+		d.hasArtifact[h] = release.HasArtifact(out)
 		d.mu.Unlock()
-		return release.WriteRecord(ctx, h, d.t.Layout, d.record(h, release.Building, ""))
+		return nil
 	})
 }
 
@@ -261,10 +272,9 @@ func (d *deployRun) record(h *remote.Host, state release.State, venv string) rel
 // ship sends the artifact to each host that lacks it.
 func (d *deployRun) ship(ctx context.Context) error {
 	return d.t.each(ctx, d.hosts(), "ship", func(ctx context.Context, h *remote.Host) error {
-		have, err := release.HasArtifact(ctx, h, d.t.Layout, d.art.Sum)
-		if err != nil {
-			return err
-		}
+		d.mu.Lock()
+		have := d.hasArtifact[h]
+		d.mu.Unlock()
 		if have {
 			d.t.UI.Step(h.Name, "ship", "artifact already there")
 			return nil

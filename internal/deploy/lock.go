@@ -161,20 +161,27 @@ func (t *Target) TakeLock(ctx context.Context, command string, cancel context.Ca
 	lock := &Lock{info: info, t: t, stop: make(chan struct{}), done: make(chan struct{})}
 	var held *LockedError
 	err := Each(ctx, t.Hosts, "lock", func(ctx context.Context, h *remote.Host) error {
-		// A first look says whether the holder is a dead process of ours.
-		deadToken := "-"
-		if st, holder, err := t.readLock(ctx, h); err != nil {
-			return err
-		} else if st == "held" && holder.dead() {
-			deadToken = holder.Token
+		take := func(deadToken string) (string, LockInfo, error) {
+			out, err := remote.OutputWithInput(ctx, h,
+				remote.Script(takeLockScript, t.Layout.Lock(), t.Layout.LockGuard(), info.Token, strconv.Itoa(int(LeaseTTL.Seconds())), deadToken),
+				bytes.NewReader(data))
+			st, holder := lockAnswer(out)
+			if err == nil && st == "" {
+				err = fmt.Errorf("could not take the lock: unexpected answer %q", out)
+			}
+			return st, holder, err
 		}
-		out, err := remote.OutputWithInput(ctx, h,
-			remote.Script(takeLockScript, t.Layout.Lock(), t.Layout.LockGuard(), info.Token, strconv.Itoa(int(LeaseTTL.Seconds())), deadToken),
-			bytes.NewReader(data))
+		// A lock held by a process of this machine that is gone is taken
+		// over at once, in a second try that names it.
+		deadToken := "-"
+		st, holder, err := take(deadToken)
+		if err == nil && st == "held" && holder.dead() {
+			deadToken = holder.Token
+			st, holder, err = take(deadToken)
+		}
 		if err != nil {
 			return err
 		}
-		st, holder := lockAnswer(out)
 		lock.mu.Lock()
 		defer lock.mu.Unlock()
 		switch st {
@@ -190,7 +197,7 @@ func (t *Target) TakeLock(ctx context.Context, command string, cancel context.Ca
 		case "held":
 			held = &LockedError{Host: h.Name, Holder: holder, Stage: t.Stage.Name}
 		default:
-			return fmt.Errorf("could not take the lock: another hoist is busy with it on the host (%q)", strings.TrimSpace(out))
+			return fmt.Errorf("could not take the lock: another hoist is busy with it on the host (%s)", st)
 		}
 		return nil
 	})

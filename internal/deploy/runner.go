@@ -2,7 +2,6 @@ package deploy
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
@@ -32,10 +31,7 @@ func (r gunicornRunner) Start(ctx context.Context, h *remote.Host, id string) er
 		return err
 	}
 	if web {
-		if err := serve.Start(ctx, h, site, id); err != nil {
-			return fmt.Errorf("start %s: %w\n%s", site.Instance(id), err, serve.Journal(ctx, h, site, id, 20))
-		}
-		if err := serve.Check(ctx, h, site, id, r.health, r.hostHeader); err != nil {
+		if err := serve.StartAndCheck(ctx, h, site, id, r.health, r.hostHeader); err != nil {
 			return err
 		}
 		r.t.UI.Step(h.Name, "health", "%s answered %d (Host: %s)", strings.Join(r.health.Paths, ", "), r.health.Status, r.hostHeader)

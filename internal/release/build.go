@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -15,11 +16,18 @@ import (
 	"github.com/hoistdeploy/hoist/internal/remote"
 )
 
-// HasArtifact tells whether the host already holds the artifact with this
-// content hash, so it is shipped once and never again.
-func HasArtifact(ctx context.Context, t remote.Transport, l Layout, sum string) (bool, error) {
-	out, err := remote.Output(ctx, t, remote.Script(`[ -s "$1" ] && echo yes || echo no`, l.Artifact(sum)))
-	return strings.TrimSpace(out) == "yes", err
+// HasArtifactCmd prints artifactPresent when the host already holds the
+// artifact with this content hash, so it is shipped once and never again.
+// It is meant for a Chain; HasArtifact reads its answer.
+func HasArtifactCmd(l Layout, sum string) string {
+	return remote.Script(`[ ! -s "$1" ] || echo "$2"`, l.Artifact(sum), artifactPresent)
+}
+
+const artifactPresent = "hoist: artifact present"
+
+// HasArtifact reads the output of a Chain holding HasArtifactCmd.
+func HasArtifact(out string) bool {
+	return slices.Contains(strings.Split(out, "\n"), artifactPresent)
 }
 
 // UploadArtifact streams the artifact to the host.

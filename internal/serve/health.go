@@ -96,7 +96,13 @@ func (e *CheckError) Error() string {
 // every path of hc, or gives up after the configured retries. It talks to the socket directly,
 // so a release is judged before any user can reach it.
 func Check(ctx context.Context, h *remote.Host, s Site, id string, hc config.Health, hostHeader string) error {
-	return check(ctx, h, s, id, "unix:"+s.layout().Socket(id), hc, hostHeader)
+	return check(ctx, h, s, id, "unix:"+s.layout().Socket(id), hc, hostHeader, "")
+}
+
+// StartAndCheck is Start, then Check; the start and the first probe are
+// one round trip.
+func StartAndCheck(ctx context.Context, h *remote.Host, s Site, id string, hc config.Health, hostHeader string) error {
+	return check(ctx, h, s, id, "unix:"+s.layout().Socket(id), hc, hostHeader, startCmd(h, s, id))
 }
 
 // CheckPublic asks the web server on the host, as a user's request would
@@ -110,10 +116,13 @@ func CheckPublic(ctx context.Context, h *remote.Host, s Site, id string, hc conf
 		endpoint = "https://127.0.0.1:443"
 	}
 	hc.Retries = 3
-	return check(ctx, h, s, id, endpoint, hc, hostHeader)
+	return check(ctx, h, s, id, endpoint, hc, hostHeader, "")
 }
 
-func check(ctx context.Context, h *remote.Host, s Site, id, endpoint string, hc config.Health, hostHeader string) error {
+// check probes every path of hc at endpoint until all answer as hc wants,
+// or the retries run out. A first command, if any, runs in the round trip
+// of the first probe, before it.
+func check(ctx context.Context, h *remote.Host, s Site, id, endpoint string, hc config.Health, hostHeader, first string) error {
 	proto := "http"
 	if s.HTTPS() {
 		proto = "https"
@@ -137,10 +146,18 @@ func check(ctx context.Context, h *remote.Host, s Site, id, endpoint string, hc 
 		// that fails, which the next attempt asks again.
 		ok := true
 		for _, path = range paths {
-			out, err := remote.Output(ctx, h, remote.Command(s.Python, "-c", probeScript, endpoint, path, hostHeader, proto, timeout))
+			cmd := remote.Command(s.Python, "-c", probeScript, endpoint, path, hostHeader, proto, timeout)
+			if first != "" {
+				cmd = remote.Chain(remote.Labeled("start", first), cmd)
+			}
+			out, err := remote.Output(ctx, h, cmd)
+			if err != nil && first != "" && strings.Contains(err.Error(), "hoist: start failed") {
+				return fmt.Errorf("start %s: %w\n%s", s.Instance(id), err, Journal(ctx, h, s, id, 20))
+			}
 			if err != nil {
 				return fmt.Errorf("run the health probe: %w", err)
 			}
+			first = ""
 			if err := json.Unmarshal([]byte(out), &last); err != nil {
 				return fmt.Errorf("health probe said %q: %w", out, err)
 			}

@@ -8,20 +8,19 @@ import (
 	"github.com/hoistdeploy/hoist/internal/remote"
 )
 
-// Start starts the gunicorn instance of release id beside whatever runs.
+// startCmd starts the gunicorn instance of release id beside whatever runs.
 // A crash-looping instance from an earlier try is reset first, and a stop
 // scheduled by an earlier switch away from id is cancelled (a rollback
 // right after a deploy returns to an instance that is still draining). A
 // stop that timer already began must end first: its stop job would cancel
 // the start.
-func Start(ctx context.Context, h *remote.Host, s Site, id string) error {
+func startCmd(h *remote.Host, s Site, id string) string {
 	script := `
 systemctl stop "$2.timer" 2>/dev/null
 for i in $(seq 600); do systemctl is-active --quiet "$2.service" || break; sleep 0.1; done
 systemctl reset-failed "$1.service" "$1.socket" 2>/dev/null
 systemctl start "$1.socket" "$1.service" || { sleep 1; systemctl start "$1.socket" "$1.service"; }`
-	_, err := remote.Output(ctx, h, h.SudoScript(script, s.Instance(id), s.stopTimer(id)))
-	return err
+	return h.SudoScript(script, s.Instance(id), s.stopTimer(id))
 }
 
 // Stop stops release instances now. gunicorn gets SIGTERM and finishes the

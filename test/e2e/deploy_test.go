@@ -51,16 +51,20 @@ func TestDeployThreeHostsSharedDatabase(t *testing.T) {
 
 	a.write("VERSION", "v2\n")
 	a.commit("v2")
-	a.mustHoist("deploy", "prod")
+	out = a.mustHoist("--timings", "deploy", "prod")
 	expectServing(t, hosts, domain, "version: v2")
+	// What hoist costs each host in round trips stays flat and small
+	// (issue 9: 34 to 36 per deploy before they were batched).
+	expectRoundTrips(t, out, hosts, maxDeployTrips)
 	for _, h := range hosts {
 		if _, body := get(t, h, domain, "/api/notes"); !strings.Contains(body, "written through web2") {
 			t.Errorf("%s: the note written before the deploy is gone: %s", h.Name, body)
 		}
 	}
 
-	out = a.mustHoist("rollback", "prod")
+	out = a.mustHoist("--timings", "rollback", "prod")
 	expectServing(t, hosts, domain, "version: v1")
+	expectRoundTrips(t, out, hosts, maxRollbackTrips)
 	if !strings.Contains(out, "rolled back") {
 		t.Errorf("rollback output lacks a result line:\n%s", out)
 	}
@@ -143,5 +147,32 @@ func TestSingleHostKeepsSqliteAndMedia(t *testing.T) {
 	a.commit("touch requirements")
 	if out := a.mustHoist("deploy", "prod"); !strings.Contains(out, "built virtualenv") {
 		t.Errorf("a requirements change should build a new virtualenv:\n%s", out)
+	}
+}
+
+// The most SSH commands a deploy and a rollback that reuse the venv may
+// send each host, lock renewals included (one every 5 s). Each is a round
+// trip: over a real network, what a deploy costs beyond its work.
+const (
+	maxDeployTrips   = 18
+	maxRollbackTrips = 14
+)
+
+// expectRoundTrips reads the "ssh commands per host" line of --timings.
+func expectRoundTrips(t *testing.T, out string, hosts []*fleet.Host, max int) {
+	t.Helper()
+	_, line, ok := strings.Cut(out, "ssh commands per host: ")
+	if !ok {
+		t.Errorf("--timings printed no ssh command counts:\n%s", out)
+		return
+	}
+	line, _, _ = strings.Cut(line, "\n")
+	for _, h := range hosts {
+		var n int
+		if i := strings.Index(line, h.Name+" "); i < 0 {
+			t.Errorf("no count for %s in %q", h.Name, line)
+		} else if fmt.Sscan(line[i+len(h.Name)+1:], &n); n == 0 || n > max {
+			t.Errorf("%s: %d ssh commands, want at most %d (%s)", h.Name, n, max, line)
+		}
 	}
 }
