@@ -225,8 +225,8 @@ hoist_t() {
 # through nginx (polled). Medians per size.
 bench_compare() {
 	local n dir app i r hosts prev new
-	local plain=() plain_serve=() hd=() hd_serve=() rb=() rb_serve=()
-	local m_p m_ps m_h m_hs m_r m_rs ssh_d ssh_r others load1
+	local plain=() plain_serve=() hd=() hd_serve=() rb=() rb_serve=() sk=()
+	local m_p m_ps m_h m_hs m_r m_rs m_sk ssh_d ssh_r others load1
 	for n in $SIZES; do
 		dir=$OUT/cmp-$n
 		app=$dir/app
@@ -260,7 +260,7 @@ bench_compare() {
 		[ "$RC" -eq 0 ] || { cat "$dir/deploy-warmup.log" >&2; return 1; }
 		sleep 3
 
-		plain=() plain_serve=() hd=() hd_serve=() rb=() rb_serve=()
+		plain=() plain_serve=() hd=() hd_serve=() rb=() rb_serve=() sk=()
 		for ((r = 1; r <= RUNS; r++)); do
 			# What hoist's site serves now (after the last round's rollback,
 			# not the newest commit): what the rollback should go back to.
@@ -292,8 +292,17 @@ bench_compare() {
 			log "compare n=$n run $r: hoist rollback ${SECS}s, every host served the old version at ${SERVE}s"
 			serving "$n" "$prev" || log "warning: after the rollback not every host serves $prev"
 			sleep 4
+
+			# What the checks cost: the same deploy without them (issue 9:
+			# at most 0.5 s more with them).
+			bump "$app"
+			serve_timed "$dir/skip-checks-$r.log" bench.test is "$(cat "$app/VERSION")" "$n" hoist_t "$app" --timings deploy --skip-checks bench
+			[ "$RC" -eq 0 ] || { cat "$dir/skip-checks-$r.log" >&2; return 1; }
+			sk+=("$SECS")
+			log "compare n=$n run $r: hoist deploy --skip-checks ${SECS}s"
+			sleep 4
 			result compare-run "$n" "$r" "$others" "$load1" "${plain[-1]}" "${plain_serve[-1]}" "${hd[-1]}" "${hd_serve[-1]}" \
-				"${rb[-1]}" "${rb_serve[-1]}" "$(ssh_commands "$dir/deploy-$r.log")" "$(ssh_commands "$dir/rollback-$r.log")"
+				"${rb[-1]}" "${rb_serve[-1]}" "${sk[-1]}" "$(ssh_commands "$dir/deploy-$r.log")" "$(ssh_commands "$dir/rollback-$r.log")"
 		done
 		# One deploy's and one rollback's --timings table, on their own
 		# (every run's log has its table too).
@@ -306,10 +315,11 @@ bench_compare() {
 		m_hs=$(median "${hd_serve[@]}")
 		m_r=$(median "${rb[@]}")
 		m_rs=$(median "${rb_serve[@]}")
+		m_sk=$(median "${sk[@]}")
 		ssh_d=$(ssh_commands "$dir"/deploy-[0-9]*.log)
 		ssh_r=$(ssh_commands "$dir"/rollback-[0-9]*.log)
 		result compare "$n" "$RUNS" "$m_p" "$m_ps" "$m_h" "$(ratio "$m_h" "$m_p")" "$m_hs" "$(ratio "$m_hs" "$m_p")" \
-			"$m_r" "$m_rs" "$ssh_d" "$ssh_r" "$POLL_INTERVAL"
+			"$m_r" "$m_rs" "$m_sk" "$ssh_d" "$ssh_r" "$POLL_INTERVAL"
 		fleet_down
 	done
 }
@@ -351,13 +361,13 @@ if grep -q '^compare	' "$OUT/results.tsv"; then
 	echo "   (ratio = hoist / plain script's wall time; \"serves\" = from the command's start until every"
 	echo "   host's nginx answered with the new version; ssh = SSH commands per host, from --timings)"
 	echo
-	echo "| hosts | runs | plain script | plain, until every host serves | hoist, whole command | ratio | hoist, until every host serves | ratio | hoist rollback | rollback, until every host serves | ssh commands per host: deploy / rollback |"
-	echo "|---|---|---|---|---|---|---|---|---|---|---|"
-	awk -F'\t' '$1 == "compare" {printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s |\n", $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13}' "$OUT/results.tsv"
+	echo "| hosts | runs | plain script | plain, until every host serves | hoist, whole command | ratio | hoist, until every host serves | ratio | hoist rollback | rollback, until every host serves | hoist deploy --skip-checks | ssh commands per host: deploy / rollback |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+	awk -F'\t' '$1 == "compare" {printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s |\n", $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14}' "$OUT/results.tsv"
 	echo
 	echo "each run (seconds):"
 	{
-		printf 'hosts\trun\tother containers\tload1\tplain\tplain serves\thoist deploy\thoist serves\trollback\trollback serves\tssh deploy\tssh rollback\n'
+		printf 'hosts\trun\tother containers\tload1\tplain\tplain serves\thoist deploy\thoist serves\trollback\trollback serves\tskip-checks\tssh deploy\tssh rollback\n'
 		grep '^compare-run' "$OUT/results.tsv" | cut -f2-
 	} | column -t -s $'\t'
 fi

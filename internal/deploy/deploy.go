@@ -482,7 +482,7 @@ func (d *deployRun) releaseCommands(ctx context.Context) error {
 // release on h, one after another; the first that fails is named.
 func (d *deployRun) runCommands(ctx context.Context, h *remote.Host, kind string, cmds []string) error {
 	for _, cmd := range cmds {
-		out, err := remote.Output(ctx, h, release.Command(d.t.Layout, d.id, d.t.Config.ProjectDir, "sh", "-c", cmd))
+		out, err := remote.Output(ctx, h, release.Tracked(d.t.Layout, release.Command(d.t.Layout, d.id, d.t.Config.ProjectDir, "sh", "-c", cmd)))
 		if err != nil {
 			return fmt.Errorf("%s command %q failed: %w", kind, cmd, err)
 		}

@@ -93,8 +93,11 @@ flock -w 10 9 || { echo "busy"; exit 0; }
 age() { f="$lock/info.json"; [ -f "$f" ] || f=$lock; echo $(( $(date +%s) - $(stat -c %Y "$f") )); }
 `
 
-// takeLockScript: $4 is the lease TTL in seconds, $5 is "dead" when the
-// holder is known dead; our info.json comes on stdin.
+// takeLockScript: $4 is the lease TTL in seconds, $5 the token of a
+// holder known dead, $6 the lock's list of process groups (see
+// release.Tracked); our info.json comes on stdin. Taking over, it stops
+// what the holder left running first: each group whose leader still has
+// the start time recorded (a group id reused since is left alone).
 const takeLockScript = lockPrelude + `
 if [ -d "$lock" ]; then
 	a=$(age)
@@ -102,6 +105,20 @@ if [ -d "$lock" ]; then
 		echo "held $a"; cat "$lock/info.json" 2>/dev/null; exit 0
 	fi
 	echo "took-over $a"; cat "$lock/info.json" 2>/dev/null; echo
+	stopped=
+	while read -r g start; do
+		case "$g$start" in ''|*[!0-9]*) continue ;; esac
+		[ "$(cut -d' ' -f22 "/proc/$g/stat" 2>/dev/null)" = "$start" ] || continue
+		kill -TERM -- "-$g" 2>/dev/null && stopped="$stopped $g"
+	done 2>/dev/null < "$6"
+	# Give them a moment to go before anything touches their files.
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		alive=
+		for g in $stopped; do kill -0 -- "-$g" 2>/dev/null && alive=1; done
+		[ -z "$alive" ] && break
+		sleep 0.3
+	done
+	for g in $stopped; do kill -KILL -- "-$g" 2>/dev/null; done
 	rm -rf "$lock"
 else
 	echo taken
@@ -163,7 +180,7 @@ func (t *Target) TakeLock(ctx context.Context, command string, cancel context.Ca
 	err := Each(ctx, t.Hosts, "lock", func(ctx context.Context, h *remote.Host) error {
 		take := func(deadToken string) (string, LockInfo, error) {
 			out, err := remote.OutputWithInput(ctx, h,
-				remote.Script(takeLockScript, t.Layout.Lock(), t.Layout.LockGuard(), info.Token, strconv.Itoa(int(LeaseTTL.Seconds())), deadToken),
+				remote.Script(takeLockScript, t.Layout.Lock(), t.Layout.LockGuard(), info.Token, strconv.Itoa(int(LeaseTTL.Seconds())), deadToken, t.Layout.LockGroups()),
 				bytes.NewReader(data))
 			st, holder := lockAnswer(out)
 			if err == nil && st == "" {

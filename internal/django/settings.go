@@ -111,7 +111,7 @@ func Prepare(ctx context.Context, t remote.Transport, l release.Layout, id, proj
 	if history {
 		want = "history"
 	}
-	out, err := remote.Output(ctx, t, release.Command(l, id, projectDir, "python", "-c", prepareScript, l.SettingsFile(id), l.Static(id), l.Media(id), want))
+	out, err := remote.Output(ctx, t, release.Tracked(l, release.Command(l, id, projectDir, "python", "-c", prepareScript, l.SettingsFile(id), l.Static(id), l.Media(id), want)))
 	if err != nil {
 		return Prepared{}, fmt.Errorf("load Django settings and collectstatic: %w", err)
 	}
@@ -146,7 +146,7 @@ func (s Settings) HealthHost() string {
 
 // Migrate applies migrations and returns Django's report.
 func Migrate(ctx context.Context, t remote.Transport, l release.Layout, id, projectDir string) (string, error) {
-	out, err := remote.Output(ctx, t, release.Manage(l, id, projectDir, "migrate", "--noinput"))
+	out, err := remote.Output(ctx, t, release.Tracked(l, release.Manage(l, id, projectDir, "migrate", "--noinput")))
 	if err != nil {
 		return out, fmt.Errorf("migrate: %w", err)
 	}

@@ -61,7 +61,7 @@ func Build(ctx context.Context, t remote.Transport, l Layout, id string, spec Bu
 		remote.Labeled("link shared files", linkSharedCmd(l, id, spec.SharedFiles, spec.SharedDirs)),
 		remote.Labeled("pip install", venvCmd(l, id, spec.Venv)),
 	)
-	out, err := remote.OutputWithInput(ctx, t, cmd, bytes.NewReader(env))
+	out, err := remote.OutputWithInput(ctx, t, Tracked(l, cmd), bytes.NewReader(env))
 	if err != nil {
 		return "", false, err
 	}
@@ -239,6 +239,17 @@ for name in args[:cut]:
             env[key] = value
 os.execvpe(args[cut + 1], args[cut + 1:], env)
 `
+
+// Tracked is cmd, run so that the run holding the lock owns it: its
+// process group (sshd makes one per command) is written in the lock with
+// its leader's start time, so that a run taking the lock over from a dead
+// one can stop what that one left running, a pip install or a
+// collectstatic still writing into the release it is about to remove
+// (see deploy's takeLockScript).
+func Tracked(l Layout, cmd string) string {
+	script := `{ g=$(cut -d' ' -f5 /proc/$$/stat) && echo "$g $(cut -d' ' -f22 /proc/$g/stat)" >> "$1"; } 2>/dev/null || true`
+	return remote.Chain(remote.Script(script, l.LockGroups()), cmd)
+}
 
 // Command is a command line that runs argv inside a release: in its project
 // directory, with its venv first on PATH and its environment loaded.

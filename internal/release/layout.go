@@ -27,8 +27,12 @@ func (l Layout) Lock() string             { return path.Join(l.Root, ".hoist", "
 
 // LockGuard is flock(1)'s file: taking, renewing and releasing the lock
 // each run under it, so two runs never both take over an expired lock.
-func (l Layout) LockGuard() string   { return path.Join(l.Root, ".hoist", "lock.guard") }
-func (l Layout) History() string     { return path.Join(l.Root, ".hoist", "history.jsonl") }
+func (l Layout) LockGuard() string { return path.Join(l.Root, ".hoist", "lock.guard") }
+func (l Layout) History() string   { return path.Join(l.Root, ".hoist", "history.jsonl") }
+
+// LockGroups lists, in the lock, the process groups of the long commands
+// (builds, Django, migrations) the run holding the lock started (Tracked).
+func (l Layout) LockGroups() string  { return path.Join(l.Lock(), "groups") }
 func (l Layout) SetupMarker() string { return path.Join(l.Root, ".hoist", "setup.json") }
 func (l Layout) Artifacts() string   { return path.Join(l.Root, ".hoist", "artifacts") }
 func (l Layout) Artifact(sum string) string {

@@ -11,6 +11,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/hoistdeploy/hoist/test/fleet"
 )
 
 // hoist reaches a host it can only reach through a chain of two jump hosts
@@ -67,19 +69,24 @@ Host *
 	}
 	// Were "none" a file, this one would be read from the project directory.
 	os.WriteFile(filepath.Join(a.dir, "none"), []byte("garbage that is not a known_hosts line\n"), 0o600)
+	since := time.Now().Add(-time.Second).Unix()
 	out := a.mustHoist("releases", "prod")
 	if !strings.Contains(out, "hidden:\n  no releases yet") {
 		t.Errorf("want the releases of the hidden host, got:\n%s", out)
 	}
 	// Each hop was reached from the one before: sshd logs where each login
 	// came from. (Dialing only the last hop, as hoist once did, logs in to
-	// the second host from this machine.)
-	lastLogin := "journalctl -u ssh --no-pager -o cat | grep 'Accepted publickey for deploy' | tail -1"
-	if log := sh(t, second, lastLogin); !strings.Contains(log, "from "+first.IP+" ") {
-		t.Errorf("the second jump host's last login did not come from the first %s: %q", first.IP, log)
+	// the second host from this machine.) Other tests log in to the same
+	// hosts from this machine meanwhile, so look for the hop's login among
+	// all of them since this test began.
+	loginsFrom := func(h *fleet.Host, ip string) string {
+		return sh(t, h, fmt.Sprintf("journalctl -u ssh --no-pager -o cat --since @%d | grep -F 'Accepted publickey for deploy from %s ' || true", since, ip))
 	}
-	if log := sh(t, target, lastLogin); !strings.Contains(log, "from "+second.IP+" ") {
-		t.Errorf("the target's last login did not come from the second jump host %s: %q", second.IP, log)
+	if loginsFrom(second, first.IP) == "" {
+		t.Errorf("the second jump host has no login from the first %s since the test began", first.IP)
+	}
+	if loginsFrom(target, second.IP) == "" {
+		t.Errorf("the target has no login from the second jump host %s since the test began", second.IP)
 	}
 }
 
