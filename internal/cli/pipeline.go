@@ -51,6 +51,9 @@ func (g *globalOptions) deployStage(ctx context.Context, c *config.Config, s *co
 		releaseID = live[t.Primary.Name].ID
 	}
 	t.RecordTest(context.WithoutCancel(ctx), commit, releaseID, testStart, testErr)
+	if testErr != nil && ctx.Err() != nil {
+		return fmt.Errorf("the functional tests of %s were interrupted; %s serves commit %.7s (release %s): %w", s.Name, s.Name, commit, releaseID, ctx.Err())
+	}
 	if testErr != nil {
 		return fmt.Errorf("%w\n%s serves commit %.7s (release %s), which failed its tests: fix it and ship again, or hoist rollback %s",
 			testErr, s.Name, commit, releaseID, s.Name)

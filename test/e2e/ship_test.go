@@ -2,15 +2,12 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/hoistdeploy/hoist/test/fleet"
 )
@@ -66,23 +63,8 @@ echo "functional tests passed"
 // line: every line must be one JSON object.
 func (a *app) hoistJSON(args ...string) ([]map[string]any, int) {
 	a.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, hoistBin, append(args, "--json")...)
-	cmd.Dir, cmd.Env = a.dir, a.env
 	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		a.t.Fatalf("run hoist: %v", err)
-	}
-	a.t.Logf("$ hoist %s --json  (exit %d)\n%s%s", strings.Join(args, " "), code, stdout.String(), stderr.String())
-	if strings.Contains(stdout.String()+stderr.String(), testSecret) {
-		a.t.Errorf("hoist %v printed the secret", args)
-	}
+	code := a.run(append(args, "--json"), &stdout, &stderr)
 	var events []map[string]any
 	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
 		var e map[string]any
