@@ -89,5 +89,5 @@ func runDeploy(ctx context.Context, g *globalOptions, stage string, opts *deploy
 	return g.deployStage(ctx, c, s, deploy.Options{
 		Ref: commit, Batch: opts.Batch, Command: commandLine(), Secrets: secrets,
 		SkipChecks: opts.SkipChecks, Migrate: mode, AllowUnsafe: opts.AllowUnsafe,
-	})
+	}, g.ui().Result)
 }

@@ -218,7 +218,11 @@ func writeDiff(w io.Writer, c *config.Config, r diffReport) {
 	if r.From == "" {
 		fmt.Fprintf(w, "%s: nothing is live on %s yet: deploying %.7s is a first deploy\n", r.Stage, strings.Join(r.Hosts, ", "), r.To)
 	} else {
-		fmt.Fprintf(w, "%s: %s serve %.7s (release %s); deploying %.7s would change:\n", r.Stage, strings.Join(r.Hosts, ", "), r.From, r.Release, r.To)
+		verb := "serve"
+		if len(r.Hosts) == 1 {
+			verb = "serves"
+		}
+		fmt.Fprintf(w, "%s: %s %s %.7s (release %s); deploying %.7s would change:\n", r.Stage, strings.Join(r.Hosts, ", "), verb, r.From, r.Release, r.To)
 	}
 	fmt.Fprintf(w, "commits (%d):\n", len(r.Commits))
 	for _, cm := range r.Commits {

@@ -15,7 +15,9 @@ import (
 // commit, tag it, run the stage's functional tests and record their
 // result in the stage's history. The tests run after the tags: the tags
 // say what serves, and a failing test leaves the new release serving.
-func (g *globalOptions) deployStage(ctx context.Context, c *config.Config, s *config.Stage, opts deploy.Options) error {
+// done reports the deploy itself: the run's result for hoist deploy, a
+// step on the way for hoist ship.
+func (g *globalOptions) deployStage(ctx context.Context, c *config.Config, s *config.Stage, opts deploy.Options, done func(format string, args ...any)) error {
 	start := time.Now()
 	t, err := g.connect(ctx, c, s)
 	if err != nil {
@@ -27,10 +29,10 @@ func (g *globalOptions) deployStage(ctx context.Context, c *config.Config, s *co
 		return redacted(t.UI.Redact, err)
 	}
 	if opts.Migrate == deploy.MigrateOnly {
-		t.UI.Result("migrated %s in %.1fs; nothing was switched", s.Name, time.Since(start).Seconds())
+		done("migrated %s in %.1fs; nothing was switched", s.Name, time.Since(start).Seconds())
 		return nil
 	}
-	t.UI.Result("deployed %s to %s in %.1fs", s.Name, hostsList(t), time.Since(start).Seconds())
+	done("deployed %s to %s in %.1fs", s.Name, hostsList(t), time.Since(start).Seconds())
 	commit := opts.Ref
 	if names, err := pipeline.Tags(ctx, c.Dir, s, commit, start); err != nil {
 		t.UI.Warn("tagging %.7s failed; the deploy stands: %v", commit, err)

@@ -76,7 +76,7 @@ func runShip(ctx context.Context, g *globalOptions, ref string, opts *shipOption
 		err := g.deployStage(ctx, c, s, deploy.Options{
 			Ref: commit, Command: commandLine(), Secrets: secrets[i],
 			SkipChecks: opts.SkipChecks, Migrate: deploy.MigrateAuto, AllowUnsafe: opts.AllowUnsafe,
-		})
+		}, u.Info)
 		if err != nil {
 			return fmt.Errorf("%w\n%s", err, notShipped(c.Pipeline[i+1:]))
 		}
