@@ -101,9 +101,9 @@ func runDiff(ctx context.Context, g *globalOptions, stage, ref string) error {
 	out := t.UI.Writer(g.Out)
 	for _, gr := range groups {
 		r := diffReport{Kind: "diff", Stage: s.Name, Hosts: gr.Hosts, Release: gr.Release, From: gr.From, To: to,
-			Migrations: migrations, Analysed: analysed, Requirements: true}
+			Migrations: migrations, Analysed: analysed, Requirements: c.Requirements != ""}
 		if gr.From != "" {
-			ch, err := pipeline.Compare(ctx, c.Dir, c.ProjectDir, c.Requirements, gr.From, to)
+			ch, err := pipeline.Compare(ctx, c.Dir, c.Requirements, gr.From, to)
 			if err != nil {
 				return err
 			}
@@ -170,7 +170,7 @@ func pendingMigrations(ctx context.Context, g *globalOptions, t *deploy.Target, 
 	if err != nil {
 		t.UI.Warn("could not load %.7s's migrations with Django here, so unsafe operations are not marked: %v", to, err)
 	}
-	files, err := pipeline.MigrationFiles(ctx, c.Dir, c.ProjectDir, to)
+	files, err := pipeline.MigrationFiles(ctx, c.Dir, to)
 	if err != nil {
 		return nil, false, err
 	}

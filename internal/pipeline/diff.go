@@ -28,9 +28,9 @@ type Change struct {
 }
 
 // Compare reads the change from one commit to another in the repository at
-// dir. Paths are limited to the project directory (projectDir, relative to
-// dir), as a deploy ships it.
-func Compare(ctx context.Context, dir, projectDir, requirements, from, to string) (Change, error) {
+// dir (hoist.yml's directory). Files are counted under dir only: that is
+// what a deploy ships.
+func Compare(ctx context.Context, dir, requirements, from, to string) (Change, error) {
 	ch := Change{From: from, To: to}
 	if _, err := deploy.Git(ctx, dir, "cat-file", "-e", from+"^{commit}"); err != nil {
 		return ch, fmt.Errorf("the live commit %.7s is not in this repository: git fetch, then run hoist diff again", from)
@@ -49,7 +49,7 @@ func Compare(ctx context.Context, dir, projectDir, requirements, from, to string
 		}
 		ch.Requirements = out != ""
 	}
-	out, err := deploy.Git(ctx, dir, "diff", "--name-only", "--relative", from, to, "--", projectDir)
+	out, err := deploy.Git(ctx, dir, "diff", "--name-only", "--relative", from, to, "--", ".")
 	if err != nil {
 		return ch, err
 	}
@@ -93,10 +93,10 @@ func lines(out string) []string {
 var migrationFileRe = regexp.MustCompile(`(?:^|/)([A-Za-z_][A-Za-z0-9_]*)/migrations/([0-9][A-Za-z0-9_]*)\.py$`)
 
 // MigrationFiles lists the migrations (app.name) committed at commit under
-// projectDir, by file name: what hoist diff falls back to when no local
-// Python has Django. The app label is taken to be the package's name.
-func MigrationFiles(ctx context.Context, dir, projectDir, commit string) ([]string, error) {
-	out, err := deploy.Git(ctx, dir, "ls-tree", "-r", "--name-only", commit, "--", projectDir)
+// dir, by file name: what hoist diff falls back to when no local Python
+// has Django. The app label is taken to be the package's name.
+func MigrationFiles(ctx context.Context, dir, commit string) ([]string, error) {
+	out, err := deploy.Git(ctx, dir, "ls-tree", "-r", "--name-only", commit, "--", ".")
 	if err != nil {
 		return nil, err
 	}

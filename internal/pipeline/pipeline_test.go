@@ -145,7 +145,7 @@ func TestCompare(t *testing.T) {
 	commit(t, dir, map[string]string{"shop/migrations/0002_price.py": "", "shop/static/shop/site.css": "b", "static/logo.svg": "<svg/>"}, "add price")
 	head := commit(t, dir, map[string]string{"requirements.txt": "django\nrequests\n", "shop/views.py": "", "staticfiles.txt": ""}, "requests")
 
-	ch, err := Compare(ctx, dir, ".", "requirements.txt", base, head)
+	ch, err := Compare(ctx, dir, "requirements.txt", base, head)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,14 +160,14 @@ func TestCompare(t *testing.T) {
 		t.Errorf("requirements changed %v, static %v", ch.Requirements, ch.StaticFiles)
 	}
 	// Backwards: the commits are taken away; requirements differ too.
-	back, err := Compare(ctx, dir, ".", "requirements.txt", head, base)
+	back, err := Compare(ctx, dir, "requirements.txt", head, base)
 	if err != nil || len(back.Added) != 0 || len(back.Removed) != 2 || !back.Requirements {
 		t.Errorf("backwards: %+v %v", back, err)
 	}
-	if _, err := Compare(ctx, dir, ".", "", strings.Repeat("1", 40), head); err == nil || !strings.Contains(err.Error(), "git fetch") {
+	if _, err := Compare(ctx, dir, "", strings.Repeat("1", 40), head); err == nil || !strings.Contains(err.Error(), "git fetch") {
 		t.Errorf("an unknown live commit: %v", err)
 	}
-	files, err := MigrationFiles(ctx, dir, ".", head)
+	files, err := MigrationFiles(ctx, dir, head)
 	if err != nil || strings.Join(files, ",") != "shop.0001_initial,shop.0002_price" {
 		t.Errorf("MigrationFiles = %v, %v", files, err)
 	}
