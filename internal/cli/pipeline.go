@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -25,10 +26,17 @@ func (g *globalOptions) deployStage(ctx context.Context, c *config.Config, s *co
 	}
 	defer t.Close()
 	defer g.writeTimings(t)
-	if err := t.Deploy(ctx, opts); err != nil {
-		return redacted(t.UI.Redact, err)
+	// A failing after_deploy hook leaves the release live: it still gets
+	// its tags, but its tests do not run.
+	deployErr := t.Deploy(ctx, opts)
+	var after *deploy.AfterDeployError
+	if deployErr != nil && !errors.As(deployErr, &after) {
+		return redacted(t.UI.Redact, deployErr)
 	}
 	if opts.Migrate == deploy.MigrateOnly {
+		if deployErr != nil {
+			return redacted(t.UI.Redact, deployErr)
+		}
 		done("migrated %s in %.1fs; nothing was switched", s.Name, time.Since(start).Seconds())
 		return nil
 	}
@@ -39,8 +47,8 @@ func (g *globalOptions) deployStage(ctx context.Context, c *config.Config, s *co
 	} else if len(names) > 0 {
 		t.UI.Info("tagged %.7s: %s", commit, strings.Join(names, ", "))
 	}
-	if s.Test == "" {
-		return nil
+	if deployErr != nil || s.Test == "" {
+		return redacted(t.UI.Redact, deployErr)
 	}
 	url, err := c.StageURL(s)
 	if err != nil {
