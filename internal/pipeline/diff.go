@@ -32,6 +32,13 @@ type Change struct {
 // what a deploy ships.
 func Compare(ctx context.Context, dir, requirements, from, to string) (Change, error) {
 	ch := Change{From: from, To: to}
+	// from comes from a host's release record: it reaches git's command
+	// line, where a leading - would be an option.
+	for _, c := range []string{from, to} {
+		if !hashRe.MatchString(c) {
+			return ch, fmt.Errorf("%q is not a commit hash: the release record on the host is damaged", c)
+		}
+	}
 	if _, err := deploy.Git(ctx, dir, "cat-file", "-e", from+"^{commit}"); err != nil {
 		return ch, fmt.Errorf("the live commit %.7s is not in this repository: git fetch, then run hoist diff again", from)
 	}
@@ -88,6 +95,8 @@ func lines(out string) []string {
 	}
 	return strings.Split(out, "\n")
 }
+
+var hashRe = regexp.MustCompile(`^[0-9a-f]{7,64}$`)
 
 // migrationFileRe is a migration module: APP/migrations/0001_name.py.
 var migrationFileRe = regexp.MustCompile(`(?:^|/)([A-Za-z_][A-Za-z0-9_]*)/migrations/([0-9][A-Za-z0-9_]*)\.py$`)

@@ -167,6 +167,9 @@ func TestCompare(t *testing.T) {
 	if _, err := Compare(ctx, dir, "", strings.Repeat("1", 40), head); err == nil || !strings.Contains(err.Error(), "git fetch") {
 		t.Errorf("an unknown live commit: %v", err)
 	}
+	if _, err := Compare(ctx, dir, "", "--output=/tmp/x", head); err == nil || !strings.Contains(err.Error(), "not a commit hash") {
+		t.Errorf("a hostile live commit reached git: %v", err)
+	}
 	files, err := MigrationFiles(ctx, dir, head)
 	if err != nil || strings.Join(files, ",") != "shop.0001_initial,shop.0002_price" {
 		t.Errorf("MigrationFiles = %v, %v", files, err)
