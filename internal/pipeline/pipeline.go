@@ -94,6 +94,31 @@ func RunTest(ctx context.Context, u *ui.UI, dir string, s *config.Stage, url, co
 	return nil
 }
 
+// datedTag creates the dated tag name on commit and returns it. The same
+// commit deployed again within the minute keeps its tag; another commit
+// deployed within the same minute gets name-2, name-3...: a dated tag is
+// a record of each deploy, and none is moved.
+func datedTag(ctx context.Context, dir, name, commit string) (string, error) {
+	for n := 1; n <= 9; n++ {
+		tag := name
+		if n > 1 {
+			tag = fmt.Sprintf("%s-%d", name, n)
+		}
+		have, err := deploy.Git(ctx, dir, "rev-parse", "-q", "--verify", "refs/tags/"+tag+"^{commit}")
+		switch {
+		case err == nil && have == commit:
+			return tag, nil
+		case err == nil:
+			continue // another commit's deploy in the same minute
+		}
+		if _, err := deploy.Git(ctx, dir, "tag", "--end-of-options", tag, commit); err != nil {
+			return "", err
+		}
+		return tag, nil
+	}
+	return "", fmt.Errorf("the tags %s to %s-9 are all taken: add {ss} or {commit} to tags.dated", name, name)
+}
+
 // Tags puts the stage's tags on commit in the repository at dir: the
 // moving one moved there, a new dated one, both pushed when asked. It
 // returns the names tagged; the error says what failed, and a caller only
@@ -112,12 +137,8 @@ func Tags(ctx context.Context, dir string, s *config.Stage, commit string, when 
 		}
 	}
 	if t.Dated != "" {
-		name := config.ExpandTag(t.Dated, s.Name, commit, when)
-		// The same commit deployed again within the minute has its tag.
-		if have, _ := deploy.Git(ctx, dir, "rev-parse", "-q", "--verify", "refs/tags/"+name+"^{commit}"); have == commit {
-			names = append(names, name)
-			refspecs = append(refspecs, "refs/tags/"+name+":refs/tags/"+name)
-		} else if _, err := deploy.Git(ctx, dir, "tag", "--end-of-options", name, commit); err != nil {
+		name, err := datedTag(ctx, dir, config.ExpandTag(t.Dated, s.Name, commit, when), commit)
+		if err != nil {
 			problems = append(problems, err.Error())
 		} else {
 			names = append(names, name)

@@ -121,11 +121,14 @@ func TestTags(t *testing.T) {
 			t.Errorf("origin's %s = %q, want %.7s (pushed)", tag, got, want)
 		}
 	}
-	// Another commit in the same minute: the dated tag is taken. The error
-	// says so; the moving tag still moved.
+	// Another commit in the same minute: the dated name is taken, so it
+	// gets -2; the moving tag still moved.
 	names, err = Tags(ctx, dir, s, c1, when.Add(time.Minute))
-	if err == nil || !strings.Contains(err.Error(), "already exists") || strings.Join(names, " ") != "LIVE" {
+	if err != nil || strings.Join(names, " ") != "LIVE DEPLOYED-2026-11-22/1406-2" {
 		t.Errorf("a taken dated tag: %v, %v", names, err)
+	}
+	if got := run(t, dir, "git", "rev-parse", "DEPLOYED-2026-11-22/1406^{commit}"); got != c2 {
+		t.Errorf("the taken dated tag moved")
 	}
 	// A remote that does not answer: reported, the local tags stay.
 	s.Tags.Remote = "nowhere"
