@@ -3,11 +3,12 @@ package cli
 import (
 	"context"
 	"fmt"
-	"time"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/hoistdeploy/hoist/internal/deploy"
+	"github.com/hoistdeploy/hoist/internal/pipeline"
 )
 
 type deployOptions struct {
@@ -16,6 +17,7 @@ type deployOptions struct {
 	SkipChecks  bool
 	Migrate     string
 	AllowUnsafe bool
+	Force       bool
 }
 
 func newDeployCmd(g *globalOptions) *cobra.Command {
@@ -39,7 +41,11 @@ built release on the primary. Migrations are shown (migrate --plan) and
 operations the live release cannot survive are refused unless allowed.
 
 If anything fails before the switch, the live release keeps serving on every
-host, the new release is removed and the lock is released.`,
+host, the new release is removed and the lock is released.
+
+With a pipeline in hoist.yml, a stage takes only a commit every earlier
+stage deployed (and tested, when it has tests), unless --force. After the
+deploy the stage's tags are set and its test command runs.`,
 		Example: `  hoist deploy production
   hoist deploy staging --ref v1.4.0`,
 		Args: stageArg,
@@ -51,12 +57,12 @@ host, the new release is removed and the lock is released.`,
 	cmd.Flags().BoolVar(&opts.SkipChecks, "skip-checks", false, "do not run Django's system checks, the missing-migration check nor the trial collectstatic first (not recommended)")
 	cmd.Flags().StringVar(&opts.Migrate, "migrate", "auto", "auto: migrate on the primary before the switch; skip: do not migrate; only: migrate and switch nothing")
 	cmd.Flags().BoolVar(&opts.AllowUnsafe, "allow-unsafe-migrations", false, "apply migrations the live release cannot survive (dropping or renaming columns, NOT NULL without default, irreversible)")
+	cmd.Flags().BoolVar(&opts.Force, "force", false, "deploy a commit the earlier stages of the pipeline have not passed (deployed, and tested when they have tests)")
 	cmd.Flags().IntVar(&opts.Batch, "batch", 0, "switch N hosts at a time, checking each batch through its web server (default: all at once)")
 	return cmd
 }
 
 func runDeploy(ctx context.Context, g *globalOptions, stage string, opts *deployOptions) error {
-	start := time.Now()
 	mode := deploy.MigrateMode(opts.Migrate)
 	if mode != deploy.MigrateAuto && mode != deploy.MigrateSkip && mode != deploy.MigrateOnly {
 		return &UsageError{fmt.Errorf("--migrate is auto, skip or only, not %q", opts.Migrate)}
@@ -65,22 +71,23 @@ func runDeploy(ctx context.Context, g *globalOptions, stage string, opts *deploy
 	if err != nil {
 		return err
 	}
-	t, err := g.connect(ctx, c, s)
+	ref := opts.Ref
+	if ref == "" {
+		ref = s.Ref // HEAD unless hoist.yml says otherwise
+	}
+	// Resolved once: the commit checked against the earlier stages is the
+	// commit deployed, whatever the branch does meanwhile.
+	commit, err := deploy.ResolveCommit(ctx, c.Dir, ref)
 	if err != nil {
 		return err
 	}
-	defer t.Close()
-	defer g.writeTimings(t)
-	if err := t.Deploy(ctx, deploy.Options{
-		Ref: opts.Ref, Batch: opts.Batch, Command: commandLine(), Secrets: secrets,
+	if earlier := pipeline.Earlier(c, s.Name); opts.Force && len(earlier) > 0 {
+		g.ui().Warn("--force: deploying %.7s to %s without checking that %s passed it", commit, s.Name, strings.Join(earlier, ", "))
+	} else if err := g.checkPromotion(ctx, c, s.Name, commit); err != nil {
+		return err
+	}
+	return g.deployStage(ctx, c, s, deploy.Options{
+		Ref: commit, Batch: opts.Batch, Command: commandLine(), Secrets: secrets,
 		SkipChecks: opts.SkipChecks, Migrate: mode, AllowUnsafe: opts.AllowUnsafe,
-	}); err != nil {
-		return redacted(t.UI.Redact, err)
-	}
-	if mode == deploy.MigrateOnly {
-		t.UI.Result("migrated %s in %.1fs; nothing was switched", stage, time.Since(start).Seconds())
-		return nil
-	}
-	t.UI.Result("deployed %s to %s in %.1fs", stage, hostsList(t), time.Since(start).Seconds())
-	return nil
+	}, g.ui().Result)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hoistdeploy/hoist/internal/config"
 	"github.com/hoistdeploy/hoist/internal/deploy"
+	"github.com/hoistdeploy/hoist/internal/pipeline"
 	"github.com/hoistdeploy/hoist/internal/remote"
 	"github.com/hoistdeploy/hoist/internal/ui"
 )
@@ -65,6 +66,8 @@ server, then "hoist deploy STAGE".`,
 		newInitCmd(g),
 		newSetupCmd(g),
 		newDeployCmd(g),
+		newShipCmd(g),
+		newDiffCmd(g),
 		newRollbackCmd(g),
 		newReleasesCmd(g),
 		newHistoryCmd(g),
@@ -105,7 +108,15 @@ func (g *globalOptions) redactErrors(cmd *cobra.Command) {
 	}
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		err := run(cmd, args)
-		if err == nil || g.u == nil {
+		if err == nil {
+			return nil
+		}
+		// With --json the error is an event too, so CI reads every outcome
+		// from one stream (main still prints it on stderr for people).
+		if g.JSON {
+			g.ui().Error("%s", err)
+		}
+		if g.u == nil {
 			return err
 		}
 		return redacted(g.u.Redact, err)
@@ -164,14 +175,23 @@ func (g *globalOptions) loadStageSecrets(name string) (*config.Config, *config.S
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	secrets, err := g.stageSecrets(c, s)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return c, s, secrets, nil
+}
+
+// stageSecrets reads every secret of a stage and hides them from output.
+func (g *globalOptions) stageSecrets(c *config.Config, s *config.Stage) (map[string]string, error) {
 	secrets, err := config.ReadSecrets(c, s, os.Getenv)
 	if err != nil {
 		// Still hide what can be found: the error is printed.
 		g.hideSecrets(config.AvailableSecrets(c, s, os.Getenv))
-		return nil, nil, nil, &UsageError{err}
+		return nil, &UsageError{err}
 	}
 	g.hideSecrets(secrets)
-	return c, s, secrets, nil
+	return secrets, nil
 }
 
 // open loads hoist.yml and connects to every host of the stage, for the
@@ -247,6 +267,8 @@ const (
 	ExitLocked      = 4 // someone else holds the stage's lock
 	ExitChecks      = 5 // Django's checks failed; nothing was deployed
 	ExitUnhealthy   = 6 // hoist status found something wrong
+	ExitTests       = 7 // a stage's functional tests failed; its new release stays live, later stages were not deployed
+	ExitNotPromoted = 8 // the commit has not passed an earlier stage of the pipeline; nothing was deployed
 	ExitInterrupted = 130
 )
 
@@ -258,6 +280,8 @@ func ExitCode(err error) int {
 	var checks *deploy.ChecksError
 	var unhealthy *unhealthyError
 	var rexit *remoteExit
+	var tests *pipeline.TestError
+	var promo *notPromotedError
 	switch {
 	case errors.As(err, &rexit):
 		return rexit.code
@@ -273,6 +297,10 @@ func ExitCode(err error) int {
 		return ExitChecks
 	case errors.As(err, &unhealthy):
 		return ExitUnhealthy
+	case errors.As(err, &tests):
+		return ExitTests
+	case errors.As(err, &promo):
+		return ExitNotPromoted
 	case errors.Is(err, context.Canceled):
 		return ExitInterrupted
 	}

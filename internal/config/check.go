@@ -252,6 +252,7 @@ func (d *decoder) check(c *Config) {
 	d.checkCommands("hooks.on_failure", c.Hooks.OnFailure)
 	d.checkChecks("checks", &c.Checks, FailOnError)
 	d.checkStages(c)
+	d.checkPipeline(c)
 }
 
 var (

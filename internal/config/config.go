@@ -36,6 +36,9 @@ type Config struct {
 	Hooks              Hooks             `yaml:"hooks"`
 	Checks             Checks            `yaml:"checks"`
 	Stages             []*Stage          `yaml:"stages"` // a mapping in YAML, kept in file order
+	// Pipeline is the order hoist ship deploys the stages in, by name; a
+	// deploy to a stage refuses a commit the earlier stages did not pass.
+	Pipeline []string `yaml:"pipeline"`
 }
 
 // WebServer is the web server in front of gunicorn on each web host.
@@ -99,6 +102,19 @@ type Stage struct {
 	SecretsFile string            `yaml:"secrets_file"`
 	Domains     []string          `yaml:"domains"` // overrides web.domains
 	Checks      Checks            `yaml:"checks"`  // overrides the app's, key by key
+	Test        string            `yaml:"test"`    // functional tests run on the deploying machine after a deploy
+	URL         string            `yaml:"url"`     // the stage's address for its tests; default from the first domain
+	Tags        Tags              `yaml:"tags"`
+}
+
+// Tags are the git tags hoist puts on a commit once it is live on a stage.
+// Formats may hold {stage}, {commit} (short hash) and the UTC time of the
+// deploy as {YYYY}, {MM}, {DD}, {hh}, {mm}, {ss}.
+type Tags struct {
+	Moving string `yaml:"moving"` // moved to each commit that goes live; default LIVE on the last pipeline stage
+	Dated  string `yaml:"dated"`  // a new tag per deploy; default DEPLOYED-{YYYY}-{MM}-{DD}/{hh}{mm} on the last pipeline stage
+	Push   bool   `yaml:"push"`   // push the tags to Remote
+	Remote string `yaml:"remote"` // default origin
 }
 
 // Host is one SSH target. In YAML it is either a string or a mapping.

@@ -108,8 +108,9 @@ func TestParseFull(t *testing.T) {
 				SecretsFile: "/etc/notes.env",
 				Domains:     []string{},
 				Checks:      Checks{FailLevel: FailOnError},
+				Tags:        Tags{Remote: "origin"},
 			},
-			{Name: "staging", Hosts: []*Host{{Address: "local", Roles: []Role{WebRole}}}, Ref: "HEAD", Checks: Checks{FailLevel: FailOnError}},
+			{Name: "staging", Hosts: []*Host{{Address: "local", Roles: []Role{WebRole}}}, Ref: "HEAD", Checks: Checks{FailLevel: FailOnError}, Tags: Tags{Remote: "origin"}},
 		},
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -147,7 +148,7 @@ func TestParseDefaults(t *testing.T) {
 		Gunicorn:     Gunicorn{Workers: 2, Timeout: 30, GracefulTimeout: 30},
 		Health:       Health{Paths: []string{"/"}, Path: "/", Status: 200, Timeout: 5 * time.Second, Retries: 10},
 		Checks:       Checks{FailLevel: FailOnError},
-		Stages:       []*Stage{{Name: "production", Hosts: []*Host{{Address: "deploy@example.com", Roles: []Role{WebRole}}}, Ref: "HEAD", Checks: Checks{FailLevel: FailOnError}}},
+		Stages:       []*Stage{{Name: "production", Hosts: []*Host{{Address: "deploy@example.com", Roles: []Role{WebRole}}}, Ref: "HEAD", Checks: Checks{FailLevel: FailOnError}, Tags: Tags{Remote: "origin"}}},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got\n%s\nwant\n%s", sprint(c), sprint(want))

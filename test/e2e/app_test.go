@@ -80,12 +80,20 @@ func (a *app) commit(msg string) string {
 // combined output and exit code.
 func (a *app) hoist(args ...string) (string, int) {
 	a.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	var out bytes.Buffer
+	code := a.run(args, &out, &out)
+	return out.String(), code
+}
+
+// run runs the hoist binary in the app's directory, logs what it printed
+// and checks the secret is not in it; it returns the exit code.
+func (a *app) run(args []string, stdout, stderr *bytes.Buffer) int {
+	a.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, hoistBin, args...)
 	cmd.Dir, cmd.Env = a.dir, a.env
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Stdout, cmd.Stderr = stdout, stderr
 	err := cmd.Run()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
@@ -93,11 +101,15 @@ func (a *app) hoist(args ...string) (string, int) {
 	} else if err != nil {
 		a.t.Fatalf("run hoist: %v", err)
 	}
-	a.t.Logf("$ hoist %s  (exit %d)\n%s", strings.Join(args, " "), code, out.String())
-	if strings.Contains(out.String(), testSecret) {
+	printed := stdout.String()
+	if stderr != stdout {
+		printed += stderr.String()
+	}
+	a.t.Logf("$ hoist %s  (exit %d)\n%s", strings.Join(args, " "), code, printed)
+	if strings.Contains(printed, testSecret) {
 		a.t.Errorf("hoist %v printed the secret", args)
 	}
-	return out.String(), code
+	return code
 }
 
 // mustHoist is hoist that must succeed.
