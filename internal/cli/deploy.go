@@ -71,6 +71,7 @@ func runDeploy(ctx context.Context, g *globalOptions, stage string, opts *deploy
 	}
 	defer t.Close()
 	defer g.writeTimings(t)
+	t.UI.Hosts(hostNames(t)...)
 	if err := t.Deploy(ctx, deploy.Options{
 		Ref: opts.Ref, Batch: opts.Batch, Command: commandLine(), Secrets: secrets,
 		SkipChecks: opts.SkipChecks, Migrate: mode, AllowUnsafe: opts.AllowUnsafe,

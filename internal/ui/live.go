@@ -1,0 +1,494 @@
+package ui
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/term"
+)
+
+// The live view: on a terminal, deploy, rollback and ship show a block at
+// the bottom of the screen with a row per host (its step, how long it has
+// been at it, its last message), redrawn in place ten times a second.
+// Stage-wide lines scroll above the block; warnings and failures stay in
+// it. Every line the plain output would have printed goes, redacted, to a
+// log file named at the end, because the rows only keep the latest.
+
+// Auto returns a UI for out: JSON events with jsonEvents; otherwise plain
+// lines, which turn into the live view once the command names its hosts
+// (Hosts), if out is a terminal and neither HOIST_PLAIN nor TERM=dumb says
+// otherwise.
+func Auto(out io.Writer, jsonEvents bool) *UI {
+	u := New(out, jsonEvents)
+	if !jsonEvents {
+		u.size = terminalSize(out)
+	}
+	return u
+}
+
+// terminalSize returns out's size when the live view may draw on it, else
+// nil.
+func terminalSize(out io.Writer) func() (int, int) {
+	if v := os.Getenv("HOIST_PLAIN"); v != "" && v != "0" {
+		return nil
+	}
+	if t := os.Getenv("TERM"); t == "" || t == "dumb" {
+		return nil
+	}
+	f, ok := out.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return func() (int, int) {
+		w, h, err := term.GetSize(int(f.Fd()))
+		if err != nil || w < 20 || h < 5 {
+			return 80, 24
+		}
+		return w, h
+	}
+}
+
+// HostError is a step that failed on one host, for Fail.
+type HostError struct {
+	Host, Step, Message string
+}
+
+// Hosts names the hosts the command works on, before it starts, so the
+// live view has a row for each from the beginning. Without a terminal it
+// does nothing. It may be called again (hoist ship, one stage after the
+// other): new names get rows, known ones keep theirs.
+func (u *UI) Hosts(names ...string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.live == nil {
+		if u.size == nil {
+			return
+		}
+		f, err := createLog()
+		if err != nil {
+			// Without its log the live view would lose every line it
+			// does not show: stay with plain lines.
+			fmt.Fprintf(u.out, "warning: plain output: no log file for the live view: %v\n", err)
+			u.size = nil
+			return
+		}
+		u.live = newLive(u.out, f, u.size, time.Now)
+		go u.tick(u.live)
+	}
+	for _, n := range names {
+		u.live.row(n)
+	}
+}
+
+// Begin says a step starts on a host, so its row shows the step while it
+// runs, before it has anything to report. Only the live view uses it.
+func (u *UI) Begin(host, step string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.live != nil {
+		u.live.begin(host, step, u.live.now())
+	}
+}
+
+// Fail reports the error a command ends with, and the hosts and steps it
+// failed on. With --json it is error events (one per failed host, then the
+// whole message); in the live view the failed hosts' rows show their
+// error and stay on screen. Plain output prints nothing: the caller prints
+// the error, as it does without a UI.
+func (u *UI) Fail(msg string, hosts ...HostError) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	msg = u.redact(msg)
+	if u.json {
+		for _, h := range hosts {
+			u.event(Event{Kind: "error", Host: h.Host, Step: h.Step, Message: u.redact(h.Message)})
+		}
+		u.event(Event{Kind: "error", Message: msg})
+		return
+	}
+	if u.live == nil {
+		return
+	}
+	u.live.log.WriteString(plainLines(time.Since(u.start), "error", "", "", msg))
+	u.live.failed = true
+	for _, h := range hosts {
+		u.live.fail(h.Host, h.Step, u.redact(h.Message))
+	}
+}
+
+// Close ends the live view: the block is drawn one last time with the
+// final state of every host, then what came after it (results, tables) and
+// the log file's path. Output after Close is plain lines. Without the live
+// view it does nothing; a second call does nothing either.
+func (u *UI) Close() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	l := u.live
+	if l == nil {
+		return
+	}
+	u.live, u.size = nil, nil
+	l.close()
+}
+
+// tick redraws the live view until it is closed: every frame, since the
+// spinners and seconds move even when no event comes (a long pip install
+// or migration).
+func (u *UI) tick(l *live) {
+	t := time.NewTicker(redrawEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-t.C:
+			u.mu.Lock()
+			if !l.closed {
+				l.draw(false)
+			}
+			u.mu.Unlock()
+		}
+	}
+}
+
+// intoLive takes what a Writer of this UI writes to the terminal the live
+// view draws on (hoist's own tables and summaries): it is logged and shown
+// under the block when the view closes, instead of breaking the block.
+func (u *UI) intoLive(w io.Writer, s string) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.live == nil || !sameWriter(w, u.out) {
+		return false
+	}
+	u.live.log.WriteString(s)
+	u.live.after = append(u.live.after, s)
+	return true
+}
+
+// sameWriter compares two writers without the panic == gives on writers
+// of types that cannot be compared: pointers only.
+func sameWriter(a, b io.Writer) bool {
+	ta := reflect.TypeOf(a)
+	return ta != nil && ta == reflect.TypeOf(b) && ta.Kind() == reflect.Pointer && a == b
+}
+
+// createLog opens a new log file, readable by its owner only, under
+// $XDG_STATE_HOME/hoist/logs when that is set, else the temporary
+// directory.
+func createLog() (*os.File, error) {
+	dir := os.TempDir()
+	if state := os.Getenv("XDG_STATE_HOME"); state != "" {
+		dir = filepath.Join(state, "hoist", "logs")
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
+	}
+	// CreateTemp makes the file 0600 and never opens one that exists.
+	return os.CreateTemp(dir, "hoist-"+time.Now().UTC().Format("20060102T150405Z")+"-*.log")
+}
+
+const redrawEvery = 100 * time.Millisecond
+
+type rowState int
+
+const (
+	waiting rowState = iota // nothing heard from the host yet
+	running                 // in step since since
+	done                    // step finished, in took
+	failed                  // step failed; detail holds the end of the error
+)
+
+// row is one host's line in the block.
+type row struct {
+	host, step, msg string
+	state           rowState
+	since           time.Time
+	took            time.Duration
+	detail          []string
+}
+
+// live is the live view's state. Its methods run under the UI's lock.
+type live struct {
+	out    io.Writer
+	log    *os.File
+	size   func() (int, int)
+	now    func() time.Time
+	start  time.Time
+	rows   []*row
+	above  []string // stage-wide lines to print above the block at the next draw
+	notes  []string // warnings and errors, kept in the block
+	after  []string // printed under the block once it is final
+	steps  []string // steps the whole stage has finished, in order
+	failed bool
+	drawn  int // lines of the block on screen now
+	stop   chan struct{}
+	closed bool
+}
+
+func newLive(out io.Writer, log *os.File, size func() (int, int), now func() time.Time) *live {
+	return &live{out: out, log: log, size: size, now: now, start: now(), stop: make(chan struct{})}
+}
+
+// row returns host's row, adding it when the host is new.
+func (l *live) row(host string) *row {
+	for _, r := range l.rows {
+		if r.host == host {
+			return r
+		}
+	}
+	r := &row{host: host, since: l.now()}
+	l.rows = append(l.rows, r)
+	return r
+}
+
+func (l *live) begin(host, step string, at time.Time) {
+	r := l.row(host)
+	r.step, r.state, r.since, r.msg, r.detail = step, running, at, "", nil
+}
+
+// event takes one redacted event; text is its plain lines, for the log.
+func (l *live) event(kind, host, step, msg, text string) {
+	l.log.WriteString(text)
+	switch {
+	case kind == "step" && host != "":
+		r := l.row(host)
+		if r.state != running || r.step != step {
+			l.begin(host, step, l.now())
+		}
+		r.msg = firstLine(msg)
+	case kind == "warn":
+		l.notes = append(l.notes, "warning: "+msg)
+	case kind == "error":
+		l.notes = append(l.notes, "error: "+msg)
+	case kind == "result":
+		l.after = append(l.after, text)
+	default: // info, and steps of the whole stage (hooks)
+		l.above = append(l.above, text)
+	}
+}
+
+// timed takes the end of a step: on a host, or on the whole stage.
+func (l *live) timed(host, step string, took time.Duration) {
+	if host == "" {
+		l.steps = append(l.steps, step)
+		return
+	}
+	r := l.row(host)
+	if r.state == failed {
+		return
+	}
+	if r.step != step {
+		r.msg = ""
+	}
+	r.step, r.state, r.took, r.detail = step, done, took, nil
+}
+
+func (l *live) fail(host, step, msg string) {
+	r := l.row(host)
+	r.step, r.state = step, failed
+	var lines []string
+	for _, line := range strings.Split(msg, "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			lines = append(lines, line)
+		}
+	}
+	r.msg, r.detail = "", nil
+	if len(lines) > 0 {
+		r.msg = lines[0]
+		// The end of a command's output says what went wrong (pip's
+		// "No matching distribution", a traceback's last line).
+		r.detail = lines[1:]
+		if len(r.detail) > maxDetail {
+			r.detail = r.detail[len(r.detail)-maxDetail:]
+		}
+	}
+}
+
+const maxDetail = 4
+
+func (l *live) close() {
+	l.closed = true
+	close(l.stop)
+	l.draw(true)
+	var b strings.Builder
+	for _, s := range l.after {
+		b.WriteString(sanitize(s, true))
+	}
+	fmt.Fprintf(&b, "full log: %s\n", l.log.Name())
+	io.WriteString(l.out, b.String())
+	l.log.Close()
+}
+
+// draw replaces the block on screen: up to its first line, clear to the
+// end of the screen, the lines for above, then the block anew.
+func (l *live) draw(final bool) {
+	width, height := l.size()
+	var b strings.Builder
+	if l.drawn > 0 {
+		fmt.Fprintf(&b, "\x1b[%dA\r", l.drawn)
+	}
+	b.WriteString("\x1b[J")
+	for _, s := range l.above {
+		b.WriteString(sanitize(s, true))
+	}
+	l.above = nil
+	lines := l.frame(l.now(), width, height, final)
+	for _, s := range lines {
+		b.WriteString(s)
+		b.WriteString("\n")
+	}
+	l.drawn = len(lines)
+	io.WriteString(l.out, b.String())
+}
+
+var spinner = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
+
+// frame is the block at now: a header, a row per host (a failed one with
+// the end of its error under it), then warnings and errors, cut to fit
+// height-1 lines of width-1 characters so the terminal never wraps or
+// scrolls it (either would put the next redraw in the wrong place).
+func (l *live) frame(now time.Time, width, height int, final bool) []string {
+	spin := spinner[int(now.Sub(l.start)/redrawEvery)%len(spinner)]
+	header := spin + " " + duration(now.Sub(l.start))
+	if final {
+		header = "✓ done in " + duration(now.Sub(l.start))
+		if l.failed {
+			header = "✗ failed after " + duration(now.Sub(l.start))
+		}
+	}
+	if len(l.steps) > 0 {
+		header += "   finished: " + strings.Join(unique(l.steps), ", ")
+	}
+	hostWidth := 4
+	for _, r := range l.rows {
+		hostWidth = max(hostWidth, utf8.RuneCountInString(r.host))
+	}
+	rowLines := func(details bool) []string {
+		lines := []string{header}
+		for _, r := range l.rows {
+			lines = append(lines, fmt.Sprintf("  %-*s  %-10s %-9s %s", hostWidth, r.host, r.step, r.status(now, spin, final), r.msg))
+			if details && r.state == failed {
+				for _, d := range r.detail {
+					lines = append(lines, strings.Repeat(" ", hostWidth+4)+"│ "+d)
+				}
+			}
+		}
+		return lines
+	}
+	budget := height - 1
+	lines := rowLines(true)
+	if len(lines) > budget {
+		lines = rowLines(false)
+	}
+	var notes []string
+	for _, n := range l.notes {
+		for i, line := range strings.Split(strings.TrimRight(n, "\n"), "\n") {
+			if i > 0 {
+				line = "  " + line
+			}
+			notes = append(notes, line)
+		}
+	}
+	if room := budget - len(lines); len(notes) > room {
+		// The newest are the ones to see; the log has them all.
+		if room <= 0 {
+			notes = nil
+		} else {
+			cut := len(notes) - (room - 1)
+			notes = append([]string{fmt.Sprintf("… %d earlier line(s) of warnings in the log", cut)}, notes[cut:]...)
+		}
+	}
+	lines = append(lines, notes...)
+	if len(lines) > budget {
+		lines = lines[:max(budget, 0)]
+	}
+	for i, s := range lines {
+		lines[i] = cut(sanitize(s, false), width-1)
+	}
+	return lines
+}
+
+// status is the row's state column: a spinner and the seconds in its
+// step while it runs, the time it took once done.
+func (r *row) status(now time.Time, spin string, final bool) string {
+	switch r.state {
+	case running:
+		if final {
+			return "stopped"
+		}
+		return spin + " " + duration(now.Sub(r.since))
+	case done:
+		return "✓ " + duration(r.took)
+	case failed:
+		return "✗ failed"
+	}
+	if final {
+		return "-"
+	}
+	return spin + " waiting"
+}
+
+// duration is short and steady: tenths under ten seconds, then seconds,
+// then minutes and seconds.
+func duration(d time.Duration) string {
+	switch {
+	case d < 10*time.Second:
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	}
+	return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func unique(list []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, s := range list {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// sanitize turns control characters into spaces (keeping line breaks when
+// asked): remote output with an escape sequence or a carriage return must
+// not move the cursor the live view counts on.
+func sanitize(s string, keepNewlines bool) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n' && keepNewlines:
+			return r
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// cut shortens s to n characters, marking the cut.
+func cut(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	if n <= 1 {
+		return string(r[:max(n, 0)])
+	}
+	return string(r[:n-1]) + "…"
+}
