@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -211,6 +213,7 @@ type row struct {
 	since           time.Time
 	took            time.Duration
 	detail          []string
+	history         []timing // every step the host finished, for the final frame
 }
 
 // live is the live view's state. Its methods run under the UI's lock.
@@ -280,6 +283,7 @@ func (l *live) timed(host, step string, took time.Duration) {
 		return
 	}
 	r := l.row(host)
+	r.history = append(r.history, timing{host, step, took})
 	if r.state == failed {
 		return
 	}
@@ -300,17 +304,39 @@ func (l *live) fail(host, step, msg string) {
 	}
 	r.msg, r.detail = "", nil
 	if len(lines) > 0 {
-		r.msg = lines[0]
-		// The end of a command's output says what went wrong (pip's
-		// "No matching distribution", a traceback's last line).
-		r.detail = lines[1:]
-		if len(r.detail) > maxDetail {
-			r.detail = r.detail[len(r.detail)-maxDetail:]
-		}
+		r.msg, r.detail = lines[0], detail(lines[1:])
 	}
 }
 
+// maxDetail is how many lines of a host's error stay under its row; the
+// log and the error printed at the end have all of it.
 const maxDetail = 4
+
+// errorLine is a line that says what went wrong: a Python exception (the
+// last line of a traceback), pip's ERROR, a shell's error.
+var errorLine = regexp.MustCompile(`^([\w.]*(Error|Exception)\w*:|ERROR\b|[Ee]rror:|fatal:)`)
+
+// detail picks, in their order, the last two lines that look like an
+// error and then the last lines of the message: what went wrong is rarely
+// at the very end (hoist adds the state it left, showmigrations).
+func detail(lines []string) []string {
+	pick := map[int]bool{}
+	for i := len(lines) - 1; i >= 0 && len(pick) < 2; i-- {
+		if errorLine.MatchString(lines[i]) {
+			pick[i] = true
+		}
+	}
+	for i := len(lines) - 1; i >= 0 && len(pick) < maxDetail; i-- {
+		pick[i] = true
+	}
+	var out []string
+	for i, line := range lines {
+		if pick[i] {
+			out = append(out, line)
+		}
+	}
+	return out
+}
 
 func (l *live) close() {
 	l.closed = true
@@ -372,7 +398,13 @@ func (l *live) frame(now time.Time, width, height int, final bool) []string {
 	rowLines := func(details bool) []string {
 		lines := []string{header}
 		for _, r := range l.rows {
-			lines = append(lines, fmt.Sprintf("  %-*s  %-10s %-9s %s", hostWidth, r.host, r.step, r.status(now, spin, final), r.msg))
+			step, msg := r.step, r.msg
+			if final && r.state == done {
+				// The last step (history, clean-up) says little once all
+				// is over; where the host's time went says more.
+				step, msg = "", r.summary()
+			}
+			lines = append(lines, fmt.Sprintf("  %-*s  %-10s %-9s %s", hostWidth, r.host, step, r.status(now, spin, final), msg))
 			if details && r.state == failed {
 				for _, d := range r.detail {
 					lines = append(lines, strings.Repeat(" ", hostWidth+4)+"│ "+d)
@@ -414,8 +446,27 @@ func (l *live) frame(now time.Time, width, height int, final bool) []string {
 	return lines
 }
 
+// summary is every step the host finished with its time, in order.
+func (r *row) summary() string {
+	var parts []string
+	for i, t := range r.history {
+		took := t.took
+		if slices.ContainsFunc(r.history[:i], func(e timing) bool { return e.step == t.step }) {
+			continue // counted with the first
+		}
+		for _, later := range r.history[i+1:] {
+			if later.step == t.step {
+				took += later.took
+			}
+		}
+		parts = append(parts, t.step+" "+duration(took))
+	}
+	return strings.Join(parts, " · ")
+}
+
 // status is the row's state column: a spinner and the seconds in its
-// step while it runs, the time it took once done.
+// step while it runs, the time it took once done (at the end, the summary
+// has the times).
 func (r *row) status(now time.Time, spin string, final bool) string {
 	switch r.state {
 	case running:
@@ -424,6 +475,9 @@ func (r *row) status(now time.Time, spin string, final bool) string {
 		}
 		return spin + " " + duration(now.Sub(r.since))
 	case done:
+		if final {
+			return "✓"
+		}
 		return "✓ " + duration(r.took)
 	case failed:
 		return "✗ failed"

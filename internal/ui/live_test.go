@@ -131,11 +131,32 @@ func TestLiveFailureStaysOnScreen(t *testing.T) {
 	if !strings.Contains(screen, "│ ERROR: No matching distribution found for no-such-package==9.9") {
 		t.Errorf("the end of the error is not under the row:\n%s", screen)
 	}
-	if web1 := rowOf(t, f, "web1"); !strings.Contains(web1, "✓ 1.0s") {
-		t.Errorf("web1 row: %q", web1)
+	// At the end a host that did not fail shows where its time went.
+	u.Timed("web1", "health", 2500*time.Millisecond)
+	u.Timed("web1", "clean-up", 100*time.Millisecond)
+	u.Timed("web1", "health", 500*time.Millisecond)
+	f = tl.frame(100, 30, true)
+	if web1 := fields(rowOf(t, f, "web1")); strings.Join(web1, " ") != "web1 ✓ build 1.0s · health 3.0s · clean-up 0.1s" {
+		t.Errorf("web1 final row: %q", web1)
 	}
+	screen = strings.Join(f, "\n")
 	if !strings.Contains(screen, "warning: --skip-checks") {
 		t.Errorf("the warning is not kept on screen:\n%s", screen)
+	}
+	// A traceback's exception stays, though hoist added lines after it.
+	u.Fail("deploy failed", HostError{Host: "web1", Step: "migrate", Message: `migrate: exit status 1: Traceback (most recent call last):
+  File "manage.py", line 22, in <module>
+psycopg2.errors.UndefinedTable: relation "no_such_table_anywhere" does not exist
+django.db.utils.ProgrammingError: relation "no_such_table_anywhere" does not exist
+LINE 1: SELECT * FROM no_such_table_anywhere
+schema state now (showmigrations):
+  board
+   [X] 0001_initial
+   [ ] 0099_broken`})
+	f = tl.frame(100, 30, true)
+	screen = strings.Join(f, "\n")
+	if !strings.Contains(screen, "│ django.db.utils.ProgrammingError: relation") || !strings.Contains(screen, "│ [ ] 0099_broken") {
+		t.Errorf("the exception and the end of the error are not under the row:\n%s", screen)
 	}
 	for _, s := range spinner {
 		if strings.Contains(screen, s) {
