@@ -229,7 +229,7 @@ type live struct {
 	after  []string // printed under the block once it is final
 	steps  []string // steps the whole stage has finished, in order
 	failed bool
-	drawn  int // lines of the block on screen now
+	drawn  []int // the block's lines on screen now, by length
 	stop   chan struct{}
 	closed bool
 }
@@ -356,8 +356,14 @@ func (l *live) close() {
 func (l *live) draw(final bool) {
 	width, height := l.size()
 	var b strings.Builder
-	if l.drawn > 0 {
-		fmt.Fprintf(&b, "\x1b[%dA\r", l.drawn)
+	// A terminal made narrower since the last draw wraps its longer lines
+	// (most reflow them), so they take more rows to go back over.
+	up := 0
+	for _, n := range l.drawn {
+		up += max(1, (n+width-1)/width)
+	}
+	if up > 0 {
+		fmt.Fprintf(&b, "\x1b[%dA\r", up)
 	}
 	b.WriteString("\x1b[J")
 	for _, s := range l.above {
@@ -365,11 +371,12 @@ func (l *live) draw(final bool) {
 	}
 	l.above = nil
 	lines := l.frame(l.now(), width, height, final)
+	l.drawn = l.drawn[:0]
 	for _, s := range lines {
 		b.WriteString(s)
 		b.WriteString("\n")
+		l.drawn = append(l.drawn, utf8.RuneCountInString(s))
 	}
-	l.drawn = len(lines)
 	io.WriteString(l.out, b.String())
 }
 

@@ -3,6 +3,7 @@ package ui
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -213,6 +214,20 @@ func TestLiveRedrawsInPlace(t *testing.T) {
 	}
 	if strings.Count(second, "\n") != 3 {
 		t.Errorf("second draw has %d lines, want 3: %q", strings.Count(second, "\n"), second)
+	}
+	// Made narrower, the terminal wraps the rows: more to go back over.
+	l.size = func() (int, int) { return 10, 30 }
+	tl.screen.Reset()
+	l.draw(false)
+	want := 0
+	for _, line := range strings.Split(strings.TrimSuffix(strings.TrimPrefix(second, "\x1b[3A\r\x1b[J"), "\n"), "\n") {
+		want += (utf8.RuneCountInString(line) + 9) / 10
+	}
+	if want <= 3 {
+		t.Fatalf("the rows would not wrap at 10 columns: %q", second)
+	}
+	if !strings.HasPrefix(tl.screen.String(), fmt.Sprintf("\x1b[%dA\r\x1b[J", want)) {
+		t.Errorf("draw after a resize: %q", tl.screen.String())
 	}
 }
 
