@@ -115,8 +115,33 @@ class Migration(migrations.Migration):
 		}
 	}
 
+	// Without a terminal: plain lines, as before.
+	a.git("reset", "-q", "--hard", "HEAD~1")
+	a.write("VERSION", "v2\n")
+	a.commit("v2")
+	out := a.mustHoist("deploy", "prod")
+	if strings.Contains(out, "\x1b[") || !strings.Contains(out, "web2       ship") || strings.Contains(out, "full log:") {
+		t.Errorf("deploy without a terminal should print plain lines:\n%s", out)
+	}
+	expectServing(t, shared.Hosts, domain, "version: v2")
+
+	// rollback has the live view too.
+	_, final, code = tm.run(a, "rollback", "prod")
+	if code != 0 {
+		t.Fatalf("rollback exited %d:\n%s", code, final)
+	}
+	expectServing(t, shared.Hosts, domain, "version: v1")
+	for _, h := range shared.Hosts {
+		if rows := hostRows(final, h.Name); len(rows) != 1 || rows[0].status != "✓" {
+			t.Errorf("%s: rows after the rollback %+v, want one, done", h.Name, rows)
+		}
+	}
+	if log := logFile(t, final); !strings.Contains(log, "rolled back") || !strings.Contains(log, "web3") {
+		t.Errorf("the rollback's log:\n%s", log)
+	}
+
 	// With --json, even a mistake on the command line is a JSON event.
-	out, code := a.hoist("deploy", "nosuchstage", "--json")
+	out, code = a.hoist("deploy", "nosuchstage", "--json")
 	var e struct{ Kind, Message string }
 	first := strings.SplitN(out, "\n", 2)[0]
 	if code != 2 || json.Unmarshal([]byte(first), &e) != nil || e.Kind != "error" || !strings.Contains(e.Message, "nosuchstage") {
