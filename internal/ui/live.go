@@ -160,8 +160,9 @@ func (u *UI) tick(l *live) {
 }
 
 // intoLive takes what a Writer of this UI writes to the terminal the live
-// view draws on (hoist's own tables and summaries): it is logged and shown
-// under the block when the view closes, instead of breaking the block.
+// view draws on (hoist's own tables, a command's output): it is logged and
+// printed above the block at the next redraw, instead of breaking the
+// block.
 func (u *UI) intoLive(w io.Writer, s string) bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -169,7 +170,7 @@ func (u *UI) intoLive(w io.Writer, s string) bool {
 		return false
 	}
 	u.live.log.WriteString(s)
-	u.live.after = append(u.live.after, s)
+	u.live.above = append(u.live.above, s)
 	return true
 }
 
@@ -226,7 +227,7 @@ type live struct {
 	rows   []*row
 	above  []string // stage-wide lines to print above the block at the next draw
 	notes  []string // warnings and errors, kept in the block
-	after  []string // printed under the block once it is final
+	after  []string // results, printed under the block once it is final
 	steps  []string // steps the whole stage has finished, in order
 	failed bool
 	drawn  []int // the block's lines on screen now, by length

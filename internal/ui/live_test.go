@@ -282,11 +282,12 @@ func TestLiveLogFile(t *testing.T) {
 	if strings.Contains(log, secret) || strings.Contains(s, secret) {
 		t.Errorf("the secret was written")
 	}
-	// After the final block: the table and the result, then the log's path.
-	final := s[strings.LastIndex(s, "\x1b[J"):]
-	if !strings.Contains(final, "✗ failed") || strings.Index(final, "build  1.00s") < strings.Index(final, "web2") ||
-		strings.Index(final, "full log:") < strings.Index(final, "deployed prod") {
-		t.Errorf("final screen:\n%s", final)
+	// The table above the final block; under it the result, then the
+	// log's path.
+	block := strings.LastIndex(s, "✗ failed after")
+	if block < 0 || strings.Index(s, "build  1.00s") > block || strings.LastIndex(s, "deployed prod") < block ||
+		strings.Index(s, "full log:") < strings.LastIndex(s, "deployed prod") {
+		t.Errorf("final screen:\n%s", s)
 	}
 	if !strings.HasSuffix(s, "after close\n") {
 		t.Errorf("output after Close is not plain lines:\n%q", s[max(0, len(s)-100):])
