@@ -118,7 +118,10 @@ func (u *UI) Fail(msg string, hosts ...HostError) {
 		return
 	}
 	u.live.log.WriteString(plainLines(time.Since(u.start), "error", "", "", msg))
-	u.live.failed = true
+	u.live.failed = strings.TrimSuffix(firstLine(msg), ":")
+	if u.live.failed == "" {
+		u.live.failed = "failed"
+	}
 	for _, h := range hosts {
 		u.live.fail(h.Host, h.Step, u.redact(h.Message))
 	}
@@ -229,8 +232,8 @@ type live struct {
 	notes  []string // warnings and errors, kept in the block
 	after  []string // results, printed under the block once it is final
 	steps  []string // steps the whole stage has finished, in order
-	failed bool
-	drawn  []int // the block's lines on screen now, by length
+	failed string   // the first line of the error the command ended with
+	drawn  []int    // the block's lines on screen now, by length
 	stop   chan struct{}
 	closed bool
 }
@@ -352,8 +355,12 @@ func (l *live) close() {
 	l.log.Close()
 }
 
-// draw replaces the block on screen: up to its first line, clear to the
-// end of the screen, the lines for above, then the block anew.
+// draw replaces the block on screen: back up to its first line, the
+// lines for above, then the block anew, each line written over the old
+// one and erased to its end, then what is left of the old block erased.
+// (Clearing the whole block first would, with the block at the top of
+// the screen, clear the whole screen, which tmux and some terminals keep
+// in their scrollback: a stale copy per frame.)
 func (l *live) draw(final bool) {
 	width, height := l.size()
 	var b strings.Builder
@@ -366,18 +373,18 @@ func (l *live) draw(final bool) {
 	if up > 0 {
 		fmt.Fprintf(&b, "\x1b[%dA\r", up)
 	}
-	b.WriteString("\x1b[J")
 	for _, s := range l.above {
-		b.WriteString(sanitize(s, true))
+		b.WriteString(strings.ReplaceAll(sanitize(s, true), "\n", "\x1b[K\n"))
 	}
 	l.above = nil
 	lines := l.frame(l.now(), width, height, final)
 	l.drawn = l.drawn[:0]
 	for _, s := range lines {
 		b.WriteString(s)
-		b.WriteString("\n")
+		b.WriteString("\x1b[K\n")
 		l.drawn = append(l.drawn, utf8.RuneCountInString(s))
 	}
+	b.WriteString("\x1b[J")
 	io.WriteString(l.out, b.String())
 }
 
@@ -392,8 +399,8 @@ func (l *live) frame(now time.Time, width, height int, final bool) []string {
 	header := spin + " " + duration(now.Sub(l.start))
 	if final {
 		header = "✓ done in " + duration(now.Sub(l.start))
-		if l.failed {
-			header = "✗ failed after " + duration(now.Sub(l.start))
+		if l.failed != "" {
+			header = "✗ " + l.failed + " (" + duration(now.Sub(l.start)) + ")"
 		}
 	}
 	if len(l.steps) > 0 {
@@ -449,7 +456,7 @@ func (l *live) frame(now time.Time, width, height int, final bool) []string {
 		lines = lines[:max(budget, 0)]
 	}
 	for i, s := range lines {
-		lines[i] = cut(sanitize(s, false), width-1)
+		lines[i] = strings.TrimRight(cut(sanitize(s, false), width-1), " ")
 	}
 	return lines
 }

@@ -123,7 +123,7 @@ func TestLiveFailureStaysOnScreen(t *testing.T) {
 	tl.now = tl.now.Add(40 * time.Second)
 	f := tl.frame(100, 30, true)
 	screen := strings.Join(f, "\n")
-	if !strings.HasPrefix(f[0], "✗ failed after 40s") {
+	if f[0] != `✗ deploy failed at step "build" on web2 (40s)` {
 		t.Errorf("header %q", f[0])
 	}
 	if web2 := rowOf(t, f, "web2"); !strings.Contains(web2, "build") || !strings.Contains(web2, "✗ failed") || !strings.Contains(web2, "pip install: exit status 1") {
@@ -200,16 +200,19 @@ func TestLiveRedrawsInPlace(t *testing.T) {
 	tl.u.Info("deploying main to prod")
 	l.draw(false)
 	first := tl.screen.String()
-	if !strings.HasPrefix(first, "\x1b[J") || !strings.Contains(first, "deploying main to prod\n") {
+	if !strings.HasPrefix(first, "  0.0s  deploying main to prod\x1b[K\n") || !strings.HasSuffix(first, "\x1b[K\n\x1b[J") {
 		t.Fatalf("first draw: %q", first)
 	}
 	tl.screen.Reset()
 	tl.u.Step("web1", "ship", "sent")
 	l.draw(false)
 	second := tl.screen.String()
-	// Up over the 3 lines drawn (header, 2 rows), clear, draw again; the
-	// info line is printed once, above.
-	if !strings.HasPrefix(second, "\x1b[3A\r\x1b[J") || strings.Contains(second, "deploying") {
+	// Up over the 3 lines drawn (header, 2 rows), each line written over
+	// and erased to its end, the rest erased; the info line is printed
+	// once, above. No clearing of the whole screen: with the block at the
+	// top, tmux would keep each frame in its scrollback.
+	if !strings.HasPrefix(second, "\x1b[3A\r") || strings.Contains(second, "deploying") || !strings.HasSuffix(second, "\x1b[K\n\x1b[J") ||
+		strings.Count(second, "\x1b[J") != 1 {
 		t.Fatalf("second draw: %q", second)
 	}
 	if strings.Count(second, "\n") != 3 {
@@ -220,14 +223,15 @@ func TestLiveRedrawsInPlace(t *testing.T) {
 	tl.screen.Reset()
 	l.draw(false)
 	want := 0
-	for _, line := range strings.Split(strings.TrimSuffix(strings.TrimPrefix(second, "\x1b[3A\r\x1b[J"), "\n"), "\n") {
-		want += (utf8.RuneCountInString(line) + 9) / 10
+	block := strings.TrimSuffix(strings.TrimPrefix(second, "\x1b[3A\r"), "\n\x1b[J")
+	for _, line := range strings.Split(block, "\n") {
+		want += (utf8.RuneCountInString(strings.TrimSuffix(line, "\x1b[K")) + 9) / 10
 	}
 	if want <= 3 {
 		t.Fatalf("the rows would not wrap at 10 columns: %q", second)
 	}
-	if !strings.HasPrefix(tl.screen.String(), fmt.Sprintf("\x1b[%dA\r\x1b[J", want)) {
-		t.Errorf("draw after a resize: %q", tl.screen.String())
+	if !strings.HasPrefix(tl.screen.String(), fmt.Sprintf("\x1b[%dA\r", want)) {
+		t.Errorf("draw after a resize, want %d up: %q", want, tl.screen.String())
 	}
 }
 
@@ -284,7 +288,7 @@ func TestLiveLogFile(t *testing.T) {
 	}
 	// The table above the final block; under it the result, then the
 	// log's path.
-	block := strings.LastIndex(s, "✗ failed after")
+	block := strings.LastIndex(s, "✗ web2: health: answered 500 with [secret] (")
 	if block < 0 || strings.Index(s, "build  1.00s") > block || strings.LastIndex(s, "deployed prod") < block ||
 		strings.Index(s, "full log:") < strings.LastIndex(s, "deployed prod") {
 		t.Errorf("final screen:\n%s", s)

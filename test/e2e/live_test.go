@@ -100,7 +100,7 @@ class Migration(migrations.Migration):
 	if !strings.Contains(block, "no_such_table_anywhere") || !strings.Contains(block, "warning: --skip-checks") {
 		t.Errorf("the block does not keep web1's error and the warning on screen:\n%s", block)
 	}
-	if !strings.Contains(final, "✗ failed after") {
+	if !strings.Contains(final, "✗ deploy failed at step \"migrate\" on web1 (") {
 		t.Errorf("final header does not say the deploy failed:\n%s", final)
 	}
 	for _, h := range shared.Hosts[1:] {
@@ -140,6 +140,27 @@ class Migration(migrations.Migration):
 		t.Errorf("the rollback's log:\n%s", log)
 	}
 
+	// Ctrl-C in the terminal: the deploy is undone and the view ends
+	// saying so, with every host's row.
+	hold := filepath.Join(t.TempDir(), "hold")
+	os.WriteFile(hold, nil, 0o644)
+	a.env = append(a.env, "HOIST_TEST_HOLD=build:"+hold)
+	_, final, code = tm.run(a, "deploy", "prod")
+	a.env = a.env[:len(a.env)-1]
+	if code != 130 {
+		t.Fatalf("interrupted deploy exited %d:\n%s", code, final)
+	}
+	expectServing(t, shared.Hosts, domain, "version: v1")
+	if !strings.Contains(final, "✗ deploy interrupted") {
+		t.Errorf("the view does not end saying the deploy was interrupted:\n%s", final)
+	}
+	for _, h := range shared.Hosts {
+		if rows := hostRows(final, h.Name); len(rows) != 1 || rows[0].status != "✓" {
+			t.Errorf("%s: rows after Ctrl-C %+v, want one, done (undone)", h.Name, rows)
+		}
+	}
+	logFile(t, final)
+
 	// With --json, even a mistake on the command line is a JSON event.
 	out, code = a.hoist("deploy", "nosuchstage", "--json")
 	var e struct{ Kind, Message string }
@@ -169,7 +190,8 @@ func (x *tmuxServer) tmux(args ...string) (string, error) {
 }
 
 // run starts hoist in a new 160x50 terminal and reads the screen every
-// 200 ms until hoist ends. It returns the screens seen while hoist ran,
+// 200 ms until hoist ends; with HOIST_TEST_HOLD in a's environment it
+// presses Ctrl-C once hoist waits at the step. It returns the screens seen while hoist ran,
 // the last screen (with the scrollback) and hoist's exit code.
 func (x *tmuxServer) run(a *app, args ...string) (during []string, final string, code int) {
 	t := x.t
@@ -179,7 +201,8 @@ func (x *tmuxServer) run(a *app, args ...string) (during []string, final string,
 	// tmux starts the command in its own environment: the script sets
 	// the app's, except what would describe another terminal.
 	var script strings.Builder
-	fmt.Fprintf(&script, "cd %s || exit 1\n", shellQuote(a.dir))
+	// The shell outlives a Ctrl-C meant for hoist, to say how it ended.
+	fmt.Fprintf(&script, "trap true INT\ncd %s || exit 1\n", shellQuote(a.dir))
 	name := regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	for _, kv := range a.env {
 		k, v, _ := strings.Cut(kv, "=")
@@ -200,6 +223,12 @@ func (x *tmuxServer) run(a *app, args ...string) (during []string, final string,
 		t.Fatalf("tmux new-session: %v\n%s", err, out)
 	}
 	defer x.tmux("kill-session", "-t", session)
+	hold := ""
+	for _, kv := range a.env {
+		if v, ok := strings.CutPrefix(kv, "HOIST_TEST_HOLD="); ok {
+			_, hold, _ = strings.Cut(v, ":")
+		}
+	}
 	exited := regexp.MustCompile(`(?m)^hoist exited (\d+)$`)
 	deadline := time.Now().Add(6 * time.Minute)
 	for {
@@ -209,6 +238,11 @@ func (x *tmuxServer) run(a *app, args ...string) (during []string, final string,
 		}
 		if exited.MatchString(screen) {
 			break
+		}
+		// Held before a step: press Ctrl-C there, as a person would.
+		if _, err := os.Stat(hold + ".held"); hold != "" && err == nil {
+			x.tmux("send-keys", "-t", session, "C-c")
+			hold = ""
 		}
 		during = append(during, screen)
 		if time.Now().After(deadline) {
