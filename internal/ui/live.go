@@ -15,8 +15,8 @@ import (
 	"golang.org/x/term"
 )
 
-// The live view: on a terminal, deploy, rollback and ship show a block at
-// the bottom of the screen with a row per host (its step, how long it has
+// The live view: on a terminal, deploy, rollback and ship show a block
+// under what was printed before, with a row per host (its step, how long it has
 // been at it, its last message), redrawn in place ten times a second.
 // Stage-wide lines scroll above the block; warnings and failures stay in
 // it. Every line the plain output would have printed goes, redacted, to a
@@ -128,8 +128,8 @@ func (u *UI) Fail(msg string, hosts ...HostError) {
 }
 
 // Close ends the live view: the block is drawn one last time with the
-// final state of every host, then what came after it (results, tables) and
-// the log file's path. Output after Close is plain lines. Without the live
+// final state of every host, then the results under it and the log file's
+// path. Output after Close is plain lines. Without the live
 // view it does nothing; a second call does nothing either.
 func (u *UI) Close() {
 	u.mu.Lock()
@@ -205,7 +205,7 @@ type rowState int
 
 const (
 	waiting rowState = iota // nothing heard from the host yet
-	running                 // in step since since
+	running                 // at step, from since
 	done                    // step finished, in took
 	failed                  // step failed; detail holds the end of the error
 )
