@@ -308,9 +308,13 @@ func (l *live) fail(host, step, msg string) {
 	}
 	r.msg, r.detail = "", nil
 	if len(lines) > 0 {
-		r.msg, r.detail = lines[0], detail(lines[1:])
+		// Remote output cut short starts with how much was left out: on
+		// the row it would hide the step's own words.
+		r.msg, r.detail = cutMarker.ReplaceAllString(lines[0], ""), detail(lines[1:])
 	}
 }
+
+var cutMarker = regexp.MustCompile(`:? \.\.\. \(\d+ lines before\)$`)
 
 // maxDetail is how many lines of a host's error stay under its row; the
 // log and the error printed at the end have all of it.

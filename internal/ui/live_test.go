@@ -145,7 +145,8 @@ func TestLiveFailureStaysOnScreen(t *testing.T) {
 		t.Errorf("the warning is not kept on screen:\n%s", screen)
 	}
 	// A traceback's exception stays, though hoist added lines after it.
-	u.Fail("deploy failed", HostError{Host: "web1", Step: "migrate", Message: `migrate: exit status 1: Traceback (most recent call last):
+	u.Fail("deploy failed", HostError{Host: "web1", Step: "migrate", Message: `migrate: exit status 1: ... (24 lines before)
+Traceback (most recent call last):
   File "manage.py", line 22, in <module>
 psycopg2.errors.UndefinedTable: relation "no_such_table_anywhere" does not exist
 django.db.utils.ProgrammingError: relation "no_such_table_anywhere" does not exist
@@ -156,6 +157,9 @@ schema state now (showmigrations):
    [ ] 0099_broken`})
 	f = tl.frame(100, 30, true)
 	screen = strings.Join(f, "\n")
+	if !strings.HasSuffix(rowOf(t, f, "web1"), "✗ failed  migrate: exit status 1") {
+		t.Errorf("web1 row: %q", rowOf(t, f, "web1"))
+	}
 	if !strings.Contains(screen, "│ django.db.utils.ProgrammingError: relation") || !strings.Contains(screen, "│ [ ] 0099_broken") {
 		t.Errorf("the exception and the end of the error are not under the row:\n%s", screen)
 	}
