@@ -33,9 +33,15 @@ func TestLiveView(t *testing.T) {
 		t.Fatalf("deploy exited %d:\n%s", code, final)
 	}
 	expectServing(t, shared.Hosts, domain, "version: v1")
-	// While it ran: every host had one row, with a step, in one screen.
+	// While it ran: every host had one row, with a step, in one screen;
+	// and the spinner turned, so a slow step does not look stuck.
 	all := false
+	frames := map[string]bool{}
+	spin := regexp.MustCompile(`(?m)^([⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]) `)
 	for _, screen := range during {
+		if m := spin.FindStringSubmatch(screen); m != nil {
+			frames[m[1]] = true
+		}
 		steps := 0
 		for _, h := range shared.Hosts {
 			rows := hostRows(screen, h.Name)
@@ -50,6 +56,9 @@ func TestLiveView(t *testing.T) {
 			t.Logf("a screen during the deploy:\n%s", screen)
 			all = true
 		}
+	}
+	if len(frames) < 3 {
+		t.Errorf("the spinner showed %d frame(s) in %d screens", len(frames), len(during))
 	}
 	if !all {
 		t.Errorf("no screen of %d during the deploy showed a row with a step for each host; the last:\n%s", len(during), during[len(during)-1])
