@@ -137,7 +137,7 @@ func hostErrors(err error) []ui.HostError {
 	var found []ui.HostError
 	var walk func(error)
 	walk = func(err error) {
-		if se, ok := err.(*deploy.StepError); ok {
+		if se, ok := err.(*deploy.StepError); ok && se.Err != nil {
 			found = append(found, ui.HostError{Host: se.Host, Step: se.Step, Message: se.Err.Error()})
 			return
 		}
