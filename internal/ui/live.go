@@ -437,6 +437,10 @@ func (l *live) frame(now time.Time, width, height int, final bool) []string {
 	if len(lines) > budget {
 		lines = rowLines(false)
 	}
+	if len(lines) > budget {
+		hidden := len(lines) - (budget - 1)
+		lines = append(lines[:budget-1], fmt.Sprintf("… %d more host(s): a taller terminal shows them, the log has them", hidden))
+	}
 	var notes []string
 	for _, n := range l.notes {
 		for i, line := range strings.Split(strings.TrimRight(n, "\n"), "\n") {
@@ -456,9 +460,6 @@ func (l *live) frame(now time.Time, width, height int, final bool) []string {
 		}
 	}
 	lines = append(lines, notes...)
-	if len(lines) > budget {
-		lines = lines[:max(budget, 0)]
-	}
 	for i, s := range lines {
 		lines[i] = strings.TrimRight(cut(sanitize(s, false), width-1), " ")
 	}

@@ -198,6 +198,21 @@ func TestLiveFitsTheScreen(t *testing.T) {
 	}
 }
 
+// More hosts than lines: as many rows as fit, and how many are left out.
+func TestLiveManyHosts(t *testing.T) {
+	var hosts []string
+	for i := 1; i <= 30; i++ {
+		hosts = append(hosts, fmt.Sprintf("web%d", i))
+	}
+	tl := newTestLive(t, hosts...)
+	tl.u.Warn("a warning")
+	f := tl.frame(80, 10, false)
+	if len(f) != 9 || f[8] != "… 23 more host(s): a taller terminal shows them, the log has them" {
+		t.Errorf("frame on 10 lines:\n%s", strings.Join(f, "\n"))
+	}
+	rowOf(t, f, "web7")
+}
+
 func TestLiveRedrawsInPlace(t *testing.T) {
 	tl := newTestLive(t, "web1", "web2")
 	l := tl.u.live
