@@ -20,6 +20,8 @@ command -v ssh >/dev/null || need+=(openssh-client)
 command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v caddy >/dev/null || need+=(caddy)
+# The test of the live view runs hoist in a real terminal: tmux.
+command -v tmux >/dev/null || need+=(tmux)
 # The test of setup's package installs serves the fleet a local APT repository.
 command -v dpkg-scanpackages >/dev/null || need+=(dpkg-dev)
 if ((${#need[@]})); then

@@ -26,6 +26,7 @@ func (g *globalOptions) deployStage(ctx context.Context, c *config.Config, s *co
 	}
 	defer t.Close()
 	defer g.writeTimings(t)
+	t.UI.Hosts(hostNames(t)...)
 	// A failing after_deploy hook leaves the release live: it still gets
 	// its tags, but its tests do not run.
 	deployErr := t.Deploy(ctx, opts)

@@ -48,6 +48,7 @@ func runRollback(ctx context.Context, g *globalOptions, stage string, opts deplo
 	}
 	defer t.Close()
 	defer g.writeTimings(t)
+	t.UI.Hosts(hostNames(t)...)
 	opts.Command = commandLine()
 	return t.Rollback(ctx, opts)
 }

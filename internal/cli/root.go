@@ -80,27 +80,34 @@ server, then "hoist deploy STAGE".`,
 		newVersionCmd(g),
 	)
 	// Every mistake on the command line exits 2, whichever command made it.
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{err} })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		err = &UsageError{err}
+		g.finish(err)
+		return err
+	})
 	for _, cmd := range root.Commands() {
 		g.redactErrors(cmd)
 		if check := cmd.Args; check != nil {
 			cmd.Args = func(cmd *cobra.Command, args []string) error {
-				if err := check(cmd, args); err != nil {
-					var usage *UsageError
-					if errors.As(err, &usage) {
-						return err
-					}
-					return &UsageError{err}
+				err := check(cmd, args)
+				if err == nil {
+					return nil
 				}
-				return nil
+				var usage *UsageError
+				if !errors.As(err, &usage) {
+					err = &UsageError{err}
+				}
+				g.finish(err)
+				return err
 			}
 		}
 	}
 	return root
 }
 
-// redactErrors hides the stage's secrets in the error cmd returns, which
-// main prints. The error keeps its type, so the exit code stays right.
+// redactErrors hides the stage's secrets in the error cmd returns, which main
+// prints (the error keeps its type, so the exit code stays right), and
+// ends the command's output (finish).
 func (g *globalOptions) redactErrors(cmd *cobra.Command) {
 	run := cmd.RunE
 	if run == nil {
@@ -108,19 +115,57 @@ func (g *globalOptions) redactErrors(cmd *cobra.Command) {
 	}
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		err := run(cmd, args)
-		if err == nil {
-			return nil
+		if err != nil && g.u != nil {
+			err = redacted(g.u.Redact, err)
 		}
-		// With --json the error is an event too, so CI reads every outcome
-		// from one stream (main still prints it on stderr for people).
-		if g.JSON {
-			g.ui().Error("%s", err)
-		}
-		if g.u == nil {
-			return err
-		}
-		return redacted(g.u.Redact, err)
+		g.finish(err)
+		return err
 	}
+}
+
+// finish ends the command's output: with --json the error becomes events
+// too (CI reads stdout), the live view marks the hosts that failed and
+// draws its final state. main still prints the error to stderr.
+func (g *globalOptions) finish(err error) {
+	if err != nil && (g.JSON || g.u != nil) {
+		g.ui().Fail(err.Error(), hostErrors(err)...)
+	}
+	if g.u != nil {
+		g.u.Close()
+	}
+}
+
+// hostErrors finds the steps that failed on each host in err.
+func hostErrors(err error) []ui.HostError {
+	var found []ui.HostError
+	var walk func(error)
+	walk = func(err error) {
+		if se, ok := err.(*deploy.StepError); ok && se.Err != nil {
+			found = append(found, ui.HostError{Host: se.Host, Step: se.Step, Message: se.Err.Error()})
+			return
+		}
+		switch e := err.(type) {
+		case interface{ Unwrap() []error }:
+			for _, inner := range e.Unwrap() {
+				walk(inner)
+			}
+		case interface{ Unwrap() error }:
+			if inner := e.Unwrap(); inner != nil {
+				walk(inner)
+			}
+		}
+	}
+	walk(err)
+	return found
+}
+
+// hostNames names the hosts of a target, for the live view's rows.
+func hostNames(t *deploy.Target) []string {
+	names := make([]string, len(t.Hosts))
+	for i, h := range t.Hosts {
+		names[i] = h.Name
+	}
+	return names
 }
 
 // loadConfig finds and validates hoist.yml.
@@ -226,10 +271,11 @@ func (g *globalOptions) connect(ctx context.Context, c *config.Config, s *config
 	return deploy.Open(ctx, c, s, remote.DialOptions{Identity: g.Identity, ConnectTimeout: g.ConnectTimeout}, g.ui())
 }
 
-// ui is the run's one UI, made on first use.
+// ui is the run's one UI, made on first use: JSON events, plain lines,
+// or on a terminal the live view for the commands that name their hosts.
 func (g *globalOptions) ui() *ui.UI {
 	if g.u == nil {
-		g.u = ui.New(g.Out, g.JSON)
+		g.u = ui.Auto(g.Out, g.JSON)
 	}
 	return g.u
 }

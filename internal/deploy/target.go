@@ -218,6 +218,7 @@ func (t *Target) Runs() []*remote.Host {
 // each host, for --json and --timings.
 func (t *Target) each(ctx context.Context, hosts []*remote.Host, step string, fn func(ctx context.Context, h *remote.Host) error) error {
 	return Each(ctx, hosts, step, func(ctx context.Context, h *remote.Host) error {
+		t.UI.Begin(h.Name, step)
 		start := time.Now()
 		defer func() { t.UI.Timed(h.Name, step, time.Since(start)) }()
 		return fn(ctx, h)

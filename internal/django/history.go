@@ -48,25 +48,7 @@ from django.db import migrations
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.recorder import MigrationRecorder
 
-def unsafe(op):
-    if isinstance(op, migrations.RemoveField):
-        return "drops column %s.%s: the live code still reads it" % (op.model_name, op.name)
-    if isinstance(op, migrations.DeleteModel):
-        return "drops table %s: the live code still uses it" % op.name
-    if isinstance(op, migrations.RenameField):
-        return "renames column %s.%s to %s: the live code still uses the old name" % (op.model_name, op.old_name, op.new_name)
-    if isinstance(op, migrations.RenameModel):
-        return "renames table %s to %s: the live code still uses the old name" % (op.old_name, op.new_name)
-    if isinstance(op, migrations.AddField):
-        f = op.field
-        db_default = getattr(f, "db_default", None)
-        has_db_default = db_default is not None and type(db_default).__name__ != "NOT_PROVIDED"
-        if not f.null and not has_db_default and (not f.has_default() or not op.preserve_default) and not f.many_to_many:
-            return "adds NOT NULL column %s.%s without a default: the live code inserts rows without it" % (op.model_name, op.name)
-    if isinstance(op, (migrations.RunPython, migrations.RunSQL)) and not op.reversible:
-        return "is irreversible (%s without a reverse): a rollback could not undo it" % type(op).__name__
-    return ""
-
+` + unsafeDef + `
 def hoist_history():
     conn = connections[DEFAULT_DB_ALIAS]
     executor = MigrationExecutor(conn)
@@ -100,6 +82,32 @@ def hoist_history():
         "inconsistent": inconsistent,
         "plan": plan,
     }
+`
+
+// unsafeDef is unsafe(op): why the code still serving cannot survive a
+// migration operation, or "". hoist diff marks with it what a deploy
+// would refuse.
+const unsafeDef = `
+from django.db import migrations
+
+def unsafe(op):
+    if isinstance(op, migrations.RemoveField):
+        return "drops column %s.%s: the live code still reads it" % (op.model_name, op.name)
+    if isinstance(op, migrations.DeleteModel):
+        return "drops table %s: the live code still uses it" % op.name
+    if isinstance(op, migrations.RenameField):
+        return "renames column %s.%s to %s: the live code still uses the old name" % (op.model_name, op.old_name, op.new_name)
+    if isinstance(op, migrations.RenameModel):
+        return "renames table %s to %s: the live code still uses the old name" % (op.old_name, op.new_name)
+    if isinstance(op, migrations.AddField):
+        f = op.field
+        db_default = getattr(f, "db_default", None)
+        has_db_default = db_default is not None and type(db_default).__name__ != "NOT_PROVIDED"
+        if not f.null and not has_db_default and (not f.has_default() or not op.preserve_default) and not f.many_to_many:
+            return "adds NOT NULL column %s.%s without a default: the live code inserts rows without it" % (op.model_name, op.name)
+    if isinstance(op, (migrations.RunPython, migrations.RunSQL)) and not op.reversible:
+        return "is irreversible (%s without a reverse): a rollback could not undo it" % type(op).__name__
+    return ""
 `
 
 const historyScript = "import json, django\ndjango.setup()\n" + historyDef + "print(json.dumps(hoist_history()))\n"

@@ -7,18 +7,6 @@ import (
 	"strings"
 )
 
-// unsafeFunction is the Python function a deploy uses to mark the
-// operations the live release cannot survive (in historyScript), so that
-// hoist diff marks exactly what hoist deploy would refuse.
-func unsafeFunction() string {
-	start := strings.Index(historyScript, "def unsafe(op):")
-	end := strings.Index(historyScript, "\nconn = ")
-	if start < 0 || end < start {
-		panic("django: historyScript no longer holds def unsafe(op): update unsafeFunction")
-	}
-	return historyScript[start:end]
-}
-
 const pendingMarker = "HOIST-PENDING:"
 
 // pendingScript loads the migrations on disk of the code in the current
@@ -30,7 +18,7 @@ import json, os, sys, django
 django.setup()
 from django.db import migrations
 from django.db.migrations.loader import MigrationLoader
-%s
+` + unsafeDef + `
 applied = set(json.loads(sys.argv[1]))
 here = os.path.realpath(os.getcwd()) + os.sep
 loader = MigrationLoader(None, ignore_no_migrations=True)
@@ -60,7 +48,7 @@ func Pending(ctx context.Context, run Runner, applied []string) ([]Migration, er
 		applied = []string{}
 	}
 	list, _ := json.Marshal(applied)
-	out, err := run(ctx, "python", "-c", fmt.Sprintf(pendingScript, unsafeFunction()), string(list))
+	out, err := run(ctx, "python", "-c", pendingScript, string(list))
 	if err != nil {
 		return nil, fmt.Errorf("list the migrations: %s", errText(out, err))
 	}

@@ -16,11 +16,15 @@ type timing struct {
 }
 
 // Timed records how long a step took on a host (host "" for the step as a
-// whole) and, with --json, says so as a "timing" event.
+// whole) and, with --json, says so as a "timing" event. In the live view
+// it marks the step done on the host's row.
 func (u *UI) Timed(host, step string, took time.Duration) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.timings = append(u.timings, timing{host, step, took})
+	if u.live != nil {
+		u.live.timed(host, step, took)
+	}
 	if u.json {
 		b, _ := json.Marshal(struct {
 			Time    string  `json:"time"`

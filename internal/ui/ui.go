@@ -1,6 +1,7 @@
-// Package ui prints what hoist does: plain lines for people and logs, or
-// one JSON event per line for CI (--json). Every line passes through the
-// redactor, so no secret value is ever printed.
+// Package ui prints what hoist does: plain lines for people and logs, one
+// JSON event per line for CI (--json), or on a terminal a live view with a
+// row per host (live.go). Every line passes through the redactor, so no
+// secret value is ever printed.
 package ui
 
 import (
@@ -22,6 +23,10 @@ type UI struct {
 	secrets []string
 	start   time.Time
 	timings []timing
+	// size is the terminal's size when out is one the live view may draw
+	// on (see Auto), nil otherwise.
+	size func() (width, height int)
+	live *live // the live view, once Hosts started it
 }
 
 // New returns a UI writing to out.
@@ -121,7 +126,11 @@ type redactingWriter struct {
 }
 
 func (r redactingWriter) Write(p []byte) (int, error) {
-	if _, err := io.WriteString(r.w, r.u.Redact(string(p))); err != nil {
+	s := r.u.Redact(string(p))
+	if r.u.intoLive(r.w, s) {
+		return len(p), nil
+	}
+	if _, err := io.WriteString(r.w, s); err != nil {
 		return 0, err
 	}
 	return len(p), nil
@@ -155,11 +164,29 @@ func (u *UI) emit(kind, host, step, msg string) {
 	defer u.mu.Unlock()
 	msg = u.redact(msg)
 	if u.json {
-		b, _ := json.Marshal(Event{Time: time.Now().UTC().Format(time.RFC3339Nano), Kind: kind, Host: host, Step: step, Message: msg})
-		fmt.Fprintf(u.out, "%s\n", b)
+		u.event(Event{Kind: kind, Host: host, Step: step, Message: msg})
 		return
 	}
-	elapsed := fmt.Sprintf("%5.1fs", time.Since(u.start).Seconds())
+	text := plainLines(time.Since(u.start), kind, host, step, msg)
+	if u.live != nil {
+		u.live.event(kind, host, step, msg, text)
+		return
+	}
+	io.WriteString(u.out, text)
+}
+
+// event writes e as one JSON line, stamped now.
+func (u *UI) event(e Event) {
+	e.Time = time.Now().UTC().Format(time.RFC3339Nano)
+	b, _ := json.Marshal(e)
+	fmt.Fprintf(u.out, "%s\n", b)
+}
+
+// plainLines is one event as plain lines: the time since the run began,
+// host and step in columns, the message's further lines indented under
+// its first.
+func plainLines(since time.Duration, kind, host, step, msg string) string {
+	elapsed := fmt.Sprintf("%5.1fs", since.Seconds())
 	prefix := ""
 	switch kind {
 	case "warn":
@@ -174,13 +201,15 @@ func (u *UI) emit(kind, host, step, msg string) {
 	if step != "" {
 		where += fmt.Sprintf("%-9s ", step)
 	}
+	var b strings.Builder
 	for i, line := range strings.Split(strings.TrimRight(msg, "\n"), "\n") {
 		if i == 0 {
-			fmt.Fprintf(u.out, "%s  %s%s%s\n", elapsed, where, prefix, line)
+			fmt.Fprintf(&b, "%s  %s%s%s\n", elapsed, where, prefix, line)
 		} else {
-			fmt.Fprintf(u.out, "%s  %s  %s\n", strings.Repeat(" ", len(elapsed)), strings.Repeat(" ", len(where)), line)
+			fmt.Fprintf(&b, "%s  %s  %s\n", strings.Repeat(" ", len(elapsed)), strings.Repeat(" ", len(where)), line)
 		}
 	}
+	return b.String()
 }
 
 // Step reports progress of one step on one host.
