@@ -53,7 +53,10 @@ func Chain(cmds ...string) string {
 }
 
 // Labeled is cmd that, when it fails, says so on stderr under label: in a
-// Chain, the label tells which part failed.
+// Chain, the label tells which part failed. An empty cmd stays empty.
 func Labeled(label, cmd string) string {
+	if cmd == "" {
+		return ""
+	}
 	return "{ " + cmd + "; } || { s=$?; echo " + Quote("hoist: "+label+" failed") + " >&2; exit $s; }"
 }

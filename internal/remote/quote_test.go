@@ -55,6 +55,9 @@ func TestChainStopsAtTheFirstFailureAndNamesIt(t *testing.T) {
 	if strings.Contains(out, "three") {
 		t.Fatalf("the chain went on after a failure: %q", out)
 	}
+	if out, err := Output(ctx, Local{}, Chain(Labeled("nothing", ""), Script(`echo after`))); err != nil || out != "after\n" {
+		t.Fatalf("an empty labeled part: %q, %v", out, err)
+	}
 	if out, err := Output(ctx, Local{}, Chain()); err != nil || out != "" {
 		t.Fatalf("an empty chain: %q, %v", out, err)
 	}
