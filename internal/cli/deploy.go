@@ -18,6 +18,7 @@ type deployOptions struct {
 	Migrate     string
 	AllowUnsafe bool
 	Force       bool
+	DryRun      bool
 }
 
 func newDeployCmd(g *globalOptions) *cobra.Command {
@@ -58,6 +59,7 @@ deploy the stage's tags are set and its test command runs.`,
 	cmd.Flags().StringVar(&opts.Migrate, "migrate", "auto", "auto: migrate on the primary before the switch; skip: do not migrate; only: migrate and switch nothing")
 	cmd.Flags().BoolVar(&opts.AllowUnsafe, "allow-unsafe-migrations", false, "apply migrations the live release cannot survive (dropping or renaming columns, NOT NULL without default, irreversible)")
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "deploy a commit the earlier stages of the pipeline have not passed (deployed, and tested when they have tests)")
+	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "print what the deploy would do on each host, with the commands it would send, and change nothing")
 	cmd.Flags().IntVar(&opts.Batch, "batch", 0, "switch N hosts at a time, checking each batch through its web server (default: all at once)")
 	return cmd
 }
@@ -86,8 +88,17 @@ func runDeploy(ctx context.Context, g *globalOptions, stage string, opts *deploy
 	} else if err := g.checkPromotion(ctx, c, s.Name, commit); err != nil {
 		return err
 	}
-	return g.deployStage(ctx, c, s, deploy.Options{
+	dopts := deploy.Options{
 		Ref: commit, Batch: opts.Batch, Command: commandLine(), Secrets: secrets,
 		SkipChecks: opts.SkipChecks, Migrate: mode, AllowUnsafe: opts.AllowUnsafe,
-	}, g.ui().Result)
+	}
+	if opts.DryRun {
+		t, err := g.connect(ctx, c, s)
+		if err != nil {
+			return err
+		}
+		defer t.Close()
+		return redacted(t.UI.Redact, t.Plan(ctx, dopts))
+	}
+	return g.deployStage(ctx, c, s, dopts, g.ui().Result)
 }

@@ -173,45 +173,11 @@ func (c *Cutover) Finish(ctx context.Context, rollback bool, entry Entry) error 
 		if err != nil {
 			return err
 		}
-		var cmds []string
-		write := func(r *release.Record) error {
-			cmd, err := release.RecordCmd(t.Layout, *r)
-			cmds = append(cmds, cmd)
-			return err
-		}
-		prev := c.from[h]
-		if from := inv.Find(prev); from != nil && prev != c.to {
-			from.State = release.Retired
-			from.RolledBack = from.RolledBack || rollback
-			if err := write(from); err != nil {
-				return err
-			}
-		}
-		to := inv.Find(c.to)
-		if to == nil {
-			return fmt.Errorf("the record of %s is gone", c.to)
-		}
-		to.State = release.Live
-		if !rollback && prev != c.to {
-			to.Previous = prev
-		}
-		if err := write(to); err != nil {
-			return err
-		}
-		var others []string
-		for _, id := range inv.Running {
-			if id != c.to {
-				others = append(others, id)
-			}
-		}
-		drop := release.PruneCandidates(inv, t.Config.KeepReleases, prev)
-		remove, err := release.RemoveCmd(t.Layout, drop...)
+		cmd, drop, err := c.finishCmd(h, inv, rollback, entry)
 		if err != nil {
 			return err
 		}
-		cmds = append(cmds, t.historyCmd(entry), c.run.Retire(h, c.to, others),
-			remove, release.SweepCmd(t.Layout, inv.Without(drop...)), t.staticFallbackCmd(h))
-		out, err := remote.Output(ctx, h, remote.Chain(cmds...))
+		out, err := remote.Output(ctx, h, cmd)
 		if err != nil {
 			return err
 		}
@@ -221,6 +187,59 @@ func (c *Cutover) Finish(ctx context.Context, rollback bool, entry Entry) error 
 		t.warnFallback(h, out)
 		return nil
 	})
+}
+
+// finishCmd is Finish's one command for a host holding inv, and the
+// releases it prunes.
+func (c *Cutover) finishCmd(h *remote.Host, inv release.Inventory, rollback bool, entry Entry) (string, []string, error) {
+	t := c.t
+	var cmds []string
+	write := func(r *release.Record) error {
+		cmd, err := release.RecordCmd(t.Layout, *r)
+		cmds = append(cmds, cmd)
+		return err
+	}
+	prev := c.from[h]
+	if from := inv.Find(prev); from != nil && prev != c.to {
+		from.State = release.Retired
+		from.RolledBack = from.RolledBack || rollback
+		if err := write(from); err != nil {
+			return "", nil, err
+		}
+	}
+	to := inv.Find(c.to)
+	if to == nil {
+		return "", nil, fmt.Errorf("the record of %s is gone", c.to)
+	}
+	to.State = release.Live
+	if !rollback && prev != c.to {
+		to.Previous = prev
+	}
+	if err := write(to); err != nil {
+		return "", nil, err
+	}
+	var others []string
+	for _, id := range inv.Running {
+		if id != c.to {
+			others = append(others, id)
+		}
+	}
+	// PruneCandidates counts on current pointing at the new release.
+	inv.Live = c.to
+	drop := release.PruneCandidates(inv, t.Config.KeepReleases, prev)
+	remove, err := release.RemoveCmd(t.Layout, drop...)
+	if err != nil {
+		return "", nil, err
+	}
+	cmds = append(cmds, t.historyCmd(entry), c.run.Retire(h, c.to, others),
+		remove, release.SweepCmd(t.Layout, inv.Without(drop...)))
+	if len(drop) > 0 {
+		// A name the pruned releases shared with an older one they did not
+		// take must lead to that one again. Unless something was pruned,
+		// the tree the build linked (every release) stands.
+		cmds = append(cmds, t.staticFallbackCmd(h))
+	}
+	return remote.Chain(cmds...), drop, nil
 }
 
 // staticFallbackCmd rebuilds the tree of every release's static files the

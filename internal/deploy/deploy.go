@@ -298,10 +298,7 @@ func (d *deployRun) ship(ctx context.Context) error {
 // the live release's code sees is read meanwhile, for the migrate step.
 func (d *deployRun) build(ctx context.Context) error {
 	c, l := d.t.Config, d.t.Layout
-	env := StageEnv(c, d.t.Stage, d.opts.Secrets)
-	for _, p := range c.Processes {
-		env[serve.ProcessEnv(p.Name)] = p.Command
-	}
+	env := releaseEnv(c, d.t.Stage, d.opts.Secrets)
 	if live := d.previous[d.t.Primary]; live != "" {
 		d.liveHistory = make(chan historyResult, 1)
 		go func() {
@@ -362,6 +359,16 @@ func (d *deployRun) build(ctx context.Context) error {
 		d.t.warnFallback(h, out)
 		return nil
 	})
+}
+
+// releaseEnv is the environment of a new release: the stage's, with the
+// command of each of the app's processes.
+func releaseEnv(c *config.Config, s *config.Stage, secrets map[string]string) map[string]string {
+	e := StageEnv(c, s, secrets)
+	for _, p := range c.Processes {
+		e[serve.ProcessEnv(p.Name)] = p.Command
+	}
+	return e
 }
 
 // historyResult is a migration history read in the background.

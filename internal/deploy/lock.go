@@ -85,11 +85,15 @@ func (e *LostLockError) Error() string {
 // Every lock script runs under flock(1) on LockGuard, so reading the age,
 // taking over and writing are one step on each host. The age is that of
 // info.json, which renewing touches.
-const lockPrelude = `
-lock=$1 guard=$2 token=$3
+const lockPrelude = lockAge + `
 mkdir -p "$(dirname "$lock")" || exit 1
 exec 9>"$guard"
 flock -w 10 9 || { echo "busy"; exit 0; }
+`
+
+// lockAge names the arguments and tells the lease's age.
+const lockAge = `
+lock=$1 guard=$2 token=$3
 age() { f="$lock/info.json"; [ -f "$f" ] || f=$lock; echo $(( $(date +%s) - $(stat -c %Y "$f") )); }
 `
 
@@ -135,9 +139,12 @@ const releaseLockScript = lockPrelude + `
 if grep -qF "\"token\":\"$token\"" "$lock/info.json" 2>/dev/null; then rm -rf "$lock"; fi
 `
 
-// readLockScript only looks: on a host not set up yet it creates nothing.
-const readLockScript = `[ -d "$(dirname "$1")" ] || exit 0` + lockPrelude + `
+// readLockScript only looks, and writes nothing (hoist deploy --dry-run
+// and hoist lock must not touch a host): it opens the guard for reading,
+// which flock takes as well.
+const readLockScript = lockAge + `
 [ -d "$lock" ] || exit 0
+exec 9<"$guard" 2>/dev/null && flock -w 10 9
 echo "held $(age)"; cat "$lock/info.json" 2>/dev/null || echo '{}'
 `
 

@@ -107,11 +107,7 @@ type Prepared struct {
 // paths the web server serves), and with history reads the migration
 // history as the release's code sees it.
 func Prepare(ctx context.Context, t remote.Transport, l release.Layout, id, projectDir string, history bool) (Prepared, error) {
-	want := "no"
-	if history {
-		want = "history"
-	}
-	out, err := remote.Output(ctx, t, release.Tracked(l, release.Command(l, id, projectDir, "python", "-c", prepareScript, l.SettingsFile(id), l.Static(id), l.Media(id), want)))
+	out, err := remote.Output(ctx, t, PrepareCmd(l, id, projectDir, history))
 	if err != nil {
 		return Prepared{}, fmt.Errorf("load Django settings and collectstatic: %w", err)
 	}
@@ -144,9 +140,23 @@ func (s Settings) HealthHost() string {
 	return "localhost"
 }
 
+// PrepareCmd is Prepare's command.
+func PrepareCmd(l release.Layout, id, projectDir string, history bool) string {
+	want := "no"
+	if history {
+		want = "history"
+	}
+	return release.Tracked(l, release.Command(l, id, projectDir, "python", "-c", prepareScript, l.SettingsFile(id), l.Static(id), l.Media(id), want))
+}
+
+// MigrateCmd is Migrate's command.
+func MigrateCmd(l release.Layout, id, projectDir string) string {
+	return release.Tracked(l, release.Manage(l, id, projectDir, "migrate", "--noinput"))
+}
+
 // Migrate applies migrations and returns Django's report.
 func Migrate(ctx context.Context, t remote.Transport, l release.Layout, id, projectDir string) (string, error) {
-	out, err := remote.Output(ctx, t, release.Tracked(l, release.Manage(l, id, projectDir, "migrate", "--noinput")))
+	out, err := remote.Output(ctx, t, MigrateCmd(l, id, projectDir))
 	if err != nil {
 		return out, fmt.Errorf("migrate: %w", err)
 	}

@@ -32,9 +32,13 @@ func HasArtifact(out string) bool {
 
 // UploadArtifact streams the artifact to the host.
 func UploadArtifact(ctx context.Context, t remote.Transport, l Layout, sum string, r io.Reader) error {
-	script := `set -e; mkdir -p "$(dirname "$1")"; cat > "$1.part"; mv -f "$1.part" "$1"`
-	_, err := remote.OutputWithInput(ctx, t, remote.Script(script, l.Artifact(sum)), r)
+	_, err := remote.OutputWithInput(ctx, t, UploadCmd(l, sum), r)
 	return err
+}
+
+// UploadCmd stores what it reads on stdin as the artifact sum.
+func UploadCmd(l Layout, sum string) string {
+	return remote.Script(`set -e; mkdir -p "$(dirname "$1")"; cat > "$1.part"; mv -f "$1.part" "$1"`, l.Artifact(sum))
 }
 
 // BuildSpec is what a release is built from on a host.
@@ -51,17 +55,11 @@ type BuildSpec struct {
 // the same Python and requirements exists. It returns the venv's hash and
 // whether it was reused.
 func Build(ctx context.Context, t remote.Transport, l Layout, id string, spec BuildSpec) (venv string, reused bool, err error) {
-	env, err := EnvFile(spec.Env)
+	cmd, env, err := BuildCmd(l, id, spec)
 	if err != nil {
 		return "", false, err
 	}
-	cmd := remote.Chain(
-		remote.Labeled("write environment", writeFileCmd(l.EnvFile(id), "0600")),
-		remote.Labeled("unpack", remote.Script(`set -e; rm -rf "$2"; mkdir -p "$2"; tar -xzf "$1" -C "$2"`, l.Artifact(spec.Artifact), l.Release(id))),
-		remote.Labeled("link shared files", linkSharedCmd(l, id, spec.SharedFiles, spec.SharedDirs)),
-		remote.Labeled("pip install", venvCmd(l, id, spec.Venv)),
-	)
-	out, err := remote.OutputWithInput(ctx, t, Tracked(l, cmd), bytes.NewReader(env))
+	out, err := remote.OutputWithInput(ctx, t, cmd, bytes.NewReader(env))
 	if err != nil {
 		return "", false, err
 	}
@@ -195,6 +193,21 @@ else
 fi
 ln -sfn "$v" "$link"
 `
+
+// BuildCmd is Build's command and what it reads on stdin: the environment
+// file, which holds secrets, so it never goes on a command line.
+func BuildCmd(l Layout, id string, spec BuildSpec) (cmd string, stdin []byte, err error) {
+	env, err := EnvFile(spec.Env)
+	if err != nil {
+		return "", nil, err
+	}
+	return Tracked(l, remote.Chain(
+		remote.Labeled("write environment", writeFileCmd(l.EnvFile(id), "0600")),
+		remote.Labeled("unpack", remote.Script(`set -e; rm -rf "$2"; mkdir -p "$2"; tar -xzf "$1" -C "$2"`, l.Artifact(spec.Artifact), l.Release(id))),
+		remote.Labeled("link shared files", linkSharedCmd(l, id, spec.SharedFiles, spec.SharedDirs)),
+		remote.Labeled("pip install", venvCmd(l, id, spec.Venv)),
+	)), env, nil
+}
 
 func venvCmd(l Layout, id string, spec VenvSpec) string {
 	site := "no"

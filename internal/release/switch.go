@@ -27,15 +27,24 @@ link "$1" "$2"
 // Switch makes id the live release. withSocket also points the web
 // server's socket at the release's (web hosts only: a worker host has none).
 func Switch(ctx context.Context, t remote.Transport, l Layout, id string, withSocket bool) error {
+	cmd, err := SwitchCmd(l, id, withSocket)
+	if err != nil {
+		return err
+	}
+	_, err = remote.Output(ctx, t, cmd)
+	return err
+}
+
+// SwitchCmd is Switch's command.
+func SwitchCmd(l Layout, id string, withSocket bool) (string, error) {
 	if !ValidID(id) {
-		return fmt.Errorf("refusing to switch to the invalid release id %q", id)
+		return "", fmt.Errorf("refusing to switch to the invalid release id %q", id)
 	}
 	args := []string{l.Current(), l.Release(id), "", ""}
 	if withSocket {
 		args[2], args[3] = l.LiveSocket(), l.Socket(id)
 	}
-	_, err := remote.Output(ctx, t, remote.Script(switchScript, args...))
-	return err
+	return remote.Script(switchScript, args...), nil
 }
 
 // removeScript deletes releases and everything hoist keeps for them: after

@@ -102,7 +102,7 @@ func Check(ctx context.Context, h *remote.Host, s Site, id string, hc config.Hea
 // StartAndCheck is Start, then Check; the start and the first probe are
 // one round trip.
 func StartAndCheck(ctx context.Context, h *remote.Host, s Site, id string, hc config.Health, hostHeader string) error {
-	return check(ctx, h, s, id, "unix:"+s.layout().Socket(id), hc, hostHeader, startCmd(h, s, id))
+	return check(ctx, h, s, id, "unix:"+s.layout().Socket(id), hc, hostHeader, StartCmd(h, s, id))
 }
 
 // CheckPublic asks the web server on the host, as a user's request would

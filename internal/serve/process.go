@@ -160,7 +160,7 @@ for u in "$@"; do
 		[ -e "$f" ] || [ -L "$f" ] || continue
 		case "$f" in *"@$live.service") ;; *) rm -f "$f" ;; esac
 	done
-	systemctl enable --quiet "$u@$live.service"
+	systemctl enable --quiet --no-reload "$u@$live.service"
 	for s in $(systemctl list-units --no-legend --plain --state=active,activating,reloading "$u@*.service" | awk '{print $1}'); do
 		[ "$s" = "$u@$live.service" ] || systemctl stop --no-block "$s"
 	done

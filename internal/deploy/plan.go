@@ -1,0 +1,208 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hoistdeploy/hoist/internal/django"
+	"github.com/hoistdeploy/hoist/internal/release"
+	"github.com/hoistdeploy/hoist/internal/remote"
+	"github.com/hoistdeploy/hoist/internal/serve"
+)
+
+// Plan shows what Deploy would do with opts now, step by step and host by
+// host, with the commands it would send each host, built by the same
+// functions a deploy uses. It changes nothing anywhere: on the hosts it
+// only reads (the preflight, the lock, the release records, whether the
+// artifact is there). What depends on the built release (the settings,
+// the migration plan) is said as a condition.
+func (t *Target) Plan(ctx context.Context, opts Options) error {
+	c, u := t.Config, t.UI
+	ref := opts.Ref
+	if ref == "" {
+		ref = t.Stage.Ref
+	}
+	art, err := BuildArtifact(ctx, c.Dir, ref, c.Requirements)
+	if err != nil {
+		return err
+	}
+	defer art.Remove()
+	d := &deployRun{t: t, opts: opts, art: art, start: time.Now(), invs: map[*remote.Host]release.Inventory{}}
+	d.id = release.NewID(d.start, art.Commit)
+	u.Info("dry run: what hoist deploy %s would do now with %s (commit %.7s) as release %s; nothing is changed on any host", t.Stage.Name, ref, art.Commit, d.id)
+
+	if err := t.preflight(ctx); err != nil {
+		return err
+	}
+	var mu sync.Mutex
+	has := map[*remote.Host]bool{}
+	locks := map[*remote.Host]string{}
+	err = t.each(ctx, t.Hosts, "read", func(ctx context.Context, h *remote.Host) error {
+		inv, err := release.ReadInventory(ctx, h, t.Layout, t.Site(h).Unit())
+		if err != nil {
+			return err
+		}
+		out, err := remote.Output(ctx, h, release.HasArtifactCmd(t.Layout, art.Sum))
+		if err != nil {
+			return err
+		}
+		st, holder, err := t.readLock(ctx, h)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		d.invs[h], has[h] = inv, release.HasArtifact(out)
+		if st == "held" {
+			locks[h] = holder.String()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+
+	show := func(h *remote.Host, step, format string, args ...any) {
+		name := ""
+		if h != nil {
+			name = h.Name
+		}
+		u.Step(name, step, format, args...)
+	}
+	cmd := func(h *remote.Host, step, command string) {
+		if command != "" {
+			show(h, step, "$ %s", command)
+		}
+	}
+	if opts.SkipChecks {
+		show(nil, "checks", "skipped (--skip-checks)")
+	} else if python := django.LocalPython(filepath.Join(c.Dir, c.ProjectDir)); python != "" {
+		show(nil, "checks", "%s on this machine with %s, while the release builds", SkippedChecks, python)
+	} else {
+		show(nil, "checks", "%s in the built release on %s (no Python with Django here)", SkippedChecks, t.Primary.Name)
+	}
+	for _, h := range t.Hosts {
+		if holder, held := locks[h]; held {
+			show(h, "lock", "held by %s: the deploy would wait for nothing and stop (exit 4) unless that run is dead", holder)
+		} else {
+			show(h, "lock", "take the stage's lock (renewed every %s)", LeaseRenew)
+		}
+	}
+	for _, h := range t.Hosts {
+		inv := d.invs[h]
+		rep := release.Reconcile(inv)
+		for _, n := range rep.Notes {
+			show(h, "reconcile", "repair: %s", n)
+		}
+		if rep.Empty() {
+			show(h, "reconcile", "records agree with the host: nothing to repair")
+		}
+	}
+	envKeys := releaseEnv(c, t.Stage, opts.Secrets)
+	spec := release.BuildSpec{Artifact: art.Sum, SharedFiles: c.SharedFiles, SharedDirs: c.SharedDirs, Env: envKeys,
+		Venv: release.VenvSpec{Python: c.Python, SystemSitePackages: c.SystemSitePackages, Requirements: c.Requirements, RequirementsData: art.Requirements}}
+	for _, h := range d.hosts() {
+		building, err := release.RecordCmd(t.Layout, d.record(h, release.Building, ""))
+		if err != nil {
+			return err
+		}
+		cmd(h, "inspect", building)
+		if has[h] {
+			show(h, "ship", "the artifact is there already: nothing to send")
+		} else {
+			show(h, "ship", "send the artifact (%d KiB) on stdin", art.Size/1024)
+			cmd(h, "ship", release.UploadCmd(t.Layout, art.Sum))
+		}
+		build, _, err := release.BuildCmd(t.Layout, d.id, spec)
+		if err != nil {
+			return err
+		}
+		show(h, "build", "environment file (mode 0600, %d variables: %s) on stdin, unpack, shared links, virtualenv", len(envKeys), strings.Join(sortedNames(envKeys), ", "))
+		cmd(h, "build", build)
+		show(h, "build", "one Django start: settings, collectstatic%s", map[bool]string{true: ", the migration plan", false: ""}[h == t.Primary])
+		cmd(h, "build", django.PrepareCmd(t.Layout, d.id, c.ProjectDir, h == t.Primary))
+		for _, b := range c.Build {
+			cmd(h, "build", release.Tracked(t.Layout, release.Command(t.Layout, d.id, c.ProjectDir, "sh", "-c", b)))
+		}
+	}
+	p := t.Primary
+	switch opts.Migrate {
+	case MigrateSkip:
+		show(p, "migrate", "skipped (--migrate=skip)")
+	default:
+		show(p, "migrate", "if the new release has migrations the database lacks (known once it is built; hoist diff lists them): show the plan, refuse unsafe operations%s, then", map[bool]string{true: " (allowed here)", false: ""}[opts.AllowUnsafe])
+		cmd(p, "migrate", django.MigrateCmd(t.Layout, d.id, c.ProjectDir))
+	}
+	if opts.Migrate == MigrateOnly {
+		show(p, "finish", "remove the release used to migrate; switch nothing")
+		return nil
+	}
+	for _, r := range c.Release {
+		cmd(p, "release", release.Tracked(t.Layout, release.Command(t.Layout, d.id, c.ProjectDir, "sh", "-c", r)))
+	}
+	hc := c.Health
+	for _, h := range t.Runs() {
+		site := t.Site(h)
+		if len(site.Processes) > 0 {
+			show(h, "health", "start processes %s of %s and check they stay up for %s", processNames(site), d.id, serve.ProcessSettle)
+		}
+		if t.isWeb(h) {
+			show(h, "health", "start gunicorn of %s beside the live release, then GET %s on its own socket until it answers %d (up to %d tries)", d.id, strings.Join(hc.Paths, ", "), hc.Status, hc.Retries)
+			cmd(h, "health", serve.StartCmd(h, site, d.id))
+		}
+	}
+	for _, h := range t.Hosts {
+		sw, err := release.SwitchCmd(t.Layout, d.id, t.isWeb(h))
+		if err != nil {
+			return err
+		}
+		show(h, "switch", "point current (and live.sock) at %s, all hosts together%s, then check through the web server", d.id, batchNote(opts.Batch))
+		cmd(h, "switch", sw)
+	}
+	from := map[*remote.Host]string{}
+	for _, h := range t.Hosts {
+		from[h] = d.invs[h].Live
+	}
+	cut := t.NewCutover(t.gunicorn(""), d.id, from, opts.Batch)
+	for _, h := range t.Hosts {
+		inv := d.invs[h]
+		inv.Records = append(inv.Records, d.record(h, release.Ready, ""))
+		fin, drop, err := cut.finishCmd(h, inv, false, Entry{Action: "deploy", Stage: t.Stage.Name, Who: whoAmI(), Commit: art.Commit, Release: d.id, Result: "ok"})
+		if err != nil {
+			return err
+		}
+		pruned := "nothing to prune"
+		if len(drop) > 0 {
+			pruned = "prune " + strings.Join(drop, ", ")
+		}
+		show(h, "finish", "record %s live, append history, stop the old instance after %s, %s", d.id, serve.DrainTime, pruned)
+		cmd(h, "finish", fin)
+	}
+	u.Result("dry run of %s done: nothing was changed", t.Stage.Name)
+	return nil
+}
+
+func sortedNames(m map[string]string) []string {
+	return slices.Sorted(maps.Keys(m))
+}
+
+func processNames(s serve.Site) string {
+	var names []string
+	for _, p := range s.Processes {
+		names = append(names, p.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+func batchNote(batch int) string {
+	if batch > 0 {
+		return fmt.Sprintf(" (%d at a time)", batch)
+	}
+	return ""
+}

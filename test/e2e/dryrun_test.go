@@ -1,0 +1,60 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/hoistdeploy/hoist/test/fleet"
+)
+
+// hoist deploy --dry-run prints every step on every host with the commands
+// it would send, and changes nothing: every file under deploy_to (path,
+// size, mode, time, link target) and every hoist unit are the same after.
+func TestDeployDryRunChangesNothing(t *testing.T) {
+	t.Parallel()
+	skipShort(t)
+	const domain = "dryrun.test"
+	url := createDB(t, "dryrun")
+	hosts := shared.Hosts[:2]
+	a := newApp(t, shared, "notes", "dryrun", notesYML(domain, hostList(hosts...), "      DATABASE_URL: \""+url+"\""))
+	a.mustHoist("setup", "prod")
+	a.mustHoist("deploy", "prod")
+	a.write("VERSION", "v2\n")
+	a.write("requirements.txt", readFile(t, a.dir+"/requirements.txt")+"# a new venv\n")
+	a.commit("v2")
+
+	snapshot := func(h *fleet.Host) string {
+		return sh(t, h, `find /srv/dryrun -printf '%p %s %m %T@ %l\n' | sort; ls -la /etc/systemd/system/*.wants/ | grep hoist-dryrun; systemctl list-units --all --no-legend --plain 'hoist-dryrun*' | awk '{print $1, $3, $4}'`)
+	}
+	before := map[string]string{}
+	for _, h := range hosts {
+		before[h.Name] = snapshot(h)
+	}
+	out := a.mustHoist("deploy", "prod", "--dry-run")
+	for _, h := range hosts {
+		if after := snapshot(h); after != before[h.Name] {
+			t.Errorf("%s changed during a dry run:\nbefore:\n%s\nafter:\n%s", h.Name, before[h.Name], after)
+		}
+	}
+	expectServing(t, hosts, domain, "version: v1")
+
+	for _, h := range hosts {
+		for _, step := range []string{"lock", "reconcile", "inspect", "ship", "build", "health", "switch", "finish"} {
+			if !strings.Contains(out, h.Name+" ") || !strings.Contains(out, step) {
+				t.Errorf("the plan lacks step %s on %s:\n%s", step, h.Name, out)
+			}
+		}
+	}
+	for _, want := range []string{"migrate --noinput", "tar -xzf", "systemctl start", "send the artifact", "nothing was changed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the plan lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, testSecret) {
+		t.Errorf("the plan shows the secret")
+	}
+
+	// The plan was real: the deploy it describes goes through.
+	a.mustHoist("deploy", "prod")
+	expectServing(t, hosts, domain, "version: v2")
+}
