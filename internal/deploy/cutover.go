@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -233,13 +234,26 @@ func (c *Cutover) finishCmd(h *remote.Host, inv release.Inventory, rollback bool
 	}
 	cmds = append(cmds, t.historyCmd(entry), c.run.Retire(h, c.to, others),
 		remove, release.SweepCmd(t.Layout, inv.Without(drop...)))
-	if len(drop) > 0 {
-		// A name the pruned releases shared with an older one they did not
-		// take must lead to that one again. Unless something was pruned,
-		// the tree the build linked (every release) stands.
+	if hidesOlder(drop, inv) {
 		cmds = append(cmds, t.staticFallbackCmd(h))
 	}
 	return remote.Chain(cmds...), drop, nil
+}
+
+// hidesOlder tells whether a release pruned is newer than one that stays,
+// in the static fallback's order (by id). Its links then hide names the
+// older one has, and the tree must be relinked. Otherwise the tree the
+// build linked stands: the names that lead into pruned releases are names
+// no release left has, which answer 404 either way.
+func hidesOlder(drop []string, inv release.Inventory) bool {
+	for _, d := range drop {
+		for _, r := range inv.Records {
+			if r.ID < d && !slices.Contains(drop, r.ID) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // staticFallbackCmd rebuilds the tree of every release's static files the

@@ -543,3 +543,24 @@ func must(b []byte, err error) []byte {
 	}
 	return b
 }
+
+// Pruning the oldest releases leaves the static fallback as the build
+// linked it; pruning one newer than a release that stays (a rollback
+// target kept) relinks it, or that one's files would stay hidden.
+func TestPruneRelinksTheStaticFallbackOnlyWhenItHidesAnOlderRelease(t *testing.T) {
+	inv := release.Inventory{Records: []release.Record{{ID: r1}, {ID: r2}, {ID: r3}, {ID: r4}}}
+	for _, c := range []struct {
+		drop []string
+		want bool
+	}{
+		{nil, false},
+		{[]string{r1}, false},
+		{[]string{r1, r2}, false},
+		{[]string{r2}, true}, // r1 stays, older than r2
+		{[]string{r1, r3}, true},
+	} {
+		if got := hidesOlder(c.drop, inv); got != c.want {
+			t.Errorf("drop %v: relink = %v, want %v", c.drop, got, c.want)
+		}
+	}
+}
