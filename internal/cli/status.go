@@ -72,7 +72,8 @@ func runStatus(ctx context.Context, g *globalOptions, stage string) error {
 			Error     string                `json:"error,omitempty"`
 			OK        bool                  `json:"ok"`
 		}
-		var out []jsonStatus
+		// One object per host, one per line, like every --json output.
+		enc := json.NewEncoder(g.Out)
 		for _, s := range statuses {
 			j := jsonStatus{Host: s.Host, Service: s.Service, Unapplied: s.Unapplied, Drift: s.Drift, Problems: s.Problems, Processes: s.Processes, OK: s.OK()}
 			if s.Live != nil {
@@ -84,9 +85,8 @@ func runStatus(ctx context.Context, g *globalOptions, stage string) error {
 			if s.Err != nil {
 				j.Error = s.Err.Error()
 			}
-			out = append(out, j)
+			enc.Encode(j)
 		}
-		json.NewEncoder(g.Out).Encode(out)
 	} else {
 		for _, s := range statuses {
 			mark := "ok"

@@ -54,7 +54,21 @@ func TestDeployDryRunChangesNothing(t *testing.T) {
 		t.Errorf("the plan shows the secret")
 	}
 
-	// The plan was real: the deploy it describes goes through.
-	a.mustHoist("deploy", "prod")
-	expectServing(t, hosts, domain, "version: v2")
+	// The plan was real: the deploy it describes goes through. With
+	// --json, deploy, rollback and status print one JSON event per line
+	// (hoistJSON fails on any other line), and an error is an event too.
+	for _, c := range []struct {
+		args    []string
+		serving string
+	}{{[]string{"deploy", "prod"}, "version: v2"}, {[]string{"rollback", "prod"}, "version: v1"}, {[]string{"status", "prod"}, "version: v1"}} {
+		events, code := a.hoistJSON(c.args...)
+		if code != 0 || len(events) == 0 {
+			t.Errorf("hoist %v --json: exit %d, %d events", c.args, code, len(events))
+		}
+		expectServing(t, hosts, domain, c.serving)
+	}
+	events, code := a.hoistJSON("deploy", "prod", "--ref", "no-such-ref")
+	if code == 0 || len(find(events, "error", "no-such-ref")) == 0 {
+		t.Errorf("a failing deploy --json: exit %d, no error event naming the ref: %v", code, events)
+	}
 }
