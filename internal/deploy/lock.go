@@ -113,16 +113,16 @@ if [ -d "$lock" ]; then
 	while read -r g start; do
 		case "$g$start" in ''|*[!0-9]*) continue ;; esac
 		[ "$(cut -d' ' -f22 "/proc/$g/stat" 2>/dev/null)" = "$start" ] || continue
-		kill -TERM -- "-$g" 2>/dev/null && stopped="$stopped $g"
+		kill -TERM "-$g" 2>/dev/null && stopped="$stopped $g"
 	done 2>/dev/null < "$6"
 	# Give them a moment to go before anything touches their files.
 	for i in 1 2 3 4 5 6 7 8 9 10; do
 		alive=
-		for g in $stopped; do kill -0 -- "-$g" 2>/dev/null && alive=1; done
+		for g in $stopped; do kill -0 "-$g" 2>/dev/null && alive=1; done
 		[ -z "$alive" ] && break
 		sleep 0.3
 	done
-	for g in $stopped; do kill -KILL -- "-$g" 2>/dev/null; done
+	for g in $stopped; do kill -KILL "-$g" 2>/dev/null; done
 	rm -rf "$lock"
 else
 	echo taken

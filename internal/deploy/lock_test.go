@@ -9,9 +9,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/hoistdeploy/hoist/internal/release"
 	"github.com/hoistdeploy/hoist/internal/remote"
 )
 
@@ -142,5 +144,48 @@ func TestLockIsRenewedAndLossStopsTheRun(t *testing.T) {
 	lock.Release(context.Background())
 	if !f.locked(0) {
 		t.Error("releasing removed the other run's lock")
+	}
+}
+
+// Taking over an expired lock first stops the long commands its run left
+// running on the host (release.Tracked recorded their process groups),
+// and nothing else: an unrecorded process of the same user lives on.
+func TestTakeoverStopsWhatTheDeadRunLeftRunning(t *testing.T) {
+	f := newFleet(t, 1)
+	h := f.Hosts[0]
+	f.plant(t, 0, LockInfo{Who: "ci@runner-7", PID: 4242, Token: "00000000000000aa", Machine: "runner-7"}, LeaseTTL+10*time.Second)
+	// As sshd runs each command: in a session of its own.
+	start := func(cmd string) *exec.Cmd {
+		c := exec.Command("setsid", "unshare", "-m", "sh", "-c", `mount --bind "$1" "$2" && exec sh -c "$3"`, "sh", f.dirs[0], f.Layout.Root, cmd)
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Process.Kill(); c.Wait() })
+		return c
+	}
+	left := start(release.Tracked(f.Layout, "sleep 60"))
+	bystander := start("sleep 60")
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if data, _ := os.ReadFile(filepath.Join(f.lockDir(0), "groups")); strings.Count(string(data), "\n") == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the tracked command never recorded its process group")
+		}
+	}
+	lock, err := f.TakeLock(context.Background(), "hoist deploy test", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Release(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- left.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Errorf("the dead run's command still runs after the takeover on %s", h.Name)
+	}
+	if err := bystander.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Errorf("a process the dead run did not record was stopped: %v", err)
 	}
 }
