@@ -298,7 +298,6 @@ func (d *deployRun) ship(ctx context.Context) error {
 // the live release's code sees is read meanwhile, for the migrate step.
 func (d *deployRun) build(ctx context.Context) error {
 	c, l := d.t.Config, d.t.Layout
-	env := releaseEnv(c, d.t.Stage, d.opts.Secrets)
 	if live := d.previous[d.t.Primary]; live != "" {
 		d.liveHistory = make(chan historyResult, 1)
 		go func() {
@@ -306,10 +305,9 @@ func (d *deployRun) build(ctx context.Context) error {
 			d.liveHistory <- historyResult{h, err}
 		}()
 	}
+	spec := d.buildSpec()
 	return d.t.each(ctx, d.hosts(), "build", func(ctx context.Context, h *remote.Host) error {
 		u := d.t.UI
-		spec := release.BuildSpec{Artifact: d.art.Sum, SharedFiles: c.SharedFiles, SharedDirs: c.SharedDirs, Env: env,
-			Venv: release.VenvSpec{Python: c.Python, SystemSitePackages: c.SystemSitePackages, Requirements: c.Requirements, RequirementsData: d.art.Requirements}}
 		venv, reused, err := release.Build(ctx, h, l, d.id, spec)
 		if err != nil {
 			return err
@@ -361,14 +359,17 @@ func (d *deployRun) build(ctx context.Context) error {
 	})
 }
 
-// releaseEnv is the environment of a new release: the stage's, with the
-// command of each of the app's processes.
-func releaseEnv(c *config.Config, s *config.Stage, secrets map[string]string) map[string]string {
-	e := StageEnv(c, s, secrets)
+// buildSpec is what the new release is built from on every host. Its
+// environment is the stage's, with the command of each of the app's
+// processes.
+func (d *deployRun) buildSpec() release.BuildSpec {
+	c := d.t.Config
+	env := StageEnv(c, d.t.Stage, d.opts.Secrets)
 	for _, p := range c.Processes {
-		e[serve.ProcessEnv(p.Name)] = p.Command
+		env[serve.ProcessEnv(p.Name)] = p.Command
 	}
-	return e
+	return release.BuildSpec{Artifact: d.art.Sum, SharedFiles: c.SharedFiles, SharedDirs: c.SharedDirs, Env: env,
+		Venv: release.VenvSpec{Python: c.Python, SystemSitePackages: c.SystemSitePackages, Requirements: c.Requirements, RequirementsData: d.art.Requirements}}
 }
 
 // historyResult is a migration history read in the background.
@@ -489,13 +490,19 @@ func (d *deployRun) releaseCommands(ctx context.Context) error {
 // release on h, one after another; the first that fails is named.
 func (d *deployRun) runCommands(ctx context.Context, h *remote.Host, kind string, cmds []string) error {
 	for _, cmd := range cmds {
-		out, err := remote.Output(ctx, h, release.Tracked(d.t.Layout, release.Command(d.t.Layout, d.id, d.t.Config.ProjectDir, "sh", "-c", cmd)))
+		out, err := remote.Output(ctx, h, d.commandCmd(cmd))
 		if err != nil {
 			return fmt.Errorf("%s command %q failed: %w", kind, cmd, err)
 		}
 		d.t.UI.Step(h.Name, kind, "%s: %s", cmd, lastLine(out))
 	}
 	return nil
+}
+
+// commandCmd runs a build or release command of hoist.yml in the new
+// release.
+func (d *deployRun) commandCmd(cmd string) string {
+	return release.Tracked(d.t.Layout, release.Command(d.t.Layout, d.id, d.t.Config.ProjectDir, "sh", "-c", cmd))
 }
 
 // lastLine is the last non-empty line of a command's output, or "done".
@@ -526,8 +533,13 @@ func (d *deployRun) migrateOnlyDone(ctx context.Context) {
 	if err := release.Remove(ctx, t.Primary, t.Layout, d.id); err != nil {
 		t.UI.Warn("could not remove the release used to migrate: %v", err)
 	}
-	t.record(ctx, Entry{Action: "migrate", Stage: t.Stage.Name, Who: whoAmI(), Commit: d.art.Commit, Release: d.id,
-		Previous: d.previous[t.Primary], Start: d.start.UTC(), Duration: time.Since(d.start).Seconds(), Result: "ok"})
+	t.record(ctx, d.entry("migrate", "ok"))
+}
+
+// entry is this run's line of history, as it stands now.
+func (d *deployRun) entry(action, result string) Entry {
+	return Entry{Action: action, Stage: d.t.Stage.Name, Who: whoAmI(), Commit: d.art.Commit, Release: d.id,
+		Previous: d.previous[d.t.Primary], Start: d.start.UTC(), Duration: time.Since(d.start).Seconds(), Result: result}
 }
 
 // healthHost is the Host header of health checks: health.host, else the
@@ -558,9 +570,7 @@ func (d *deployRun) switchHosts(ctx context.Context) error { return d.cut.Switch
 // Nothing here can undo the deploy: problems are reported as warnings.
 func (d *deployRun) finish(ctx context.Context) {
 	t := d.t
-	entry := Entry{Action: "deploy", Stage: t.Stage.Name, Who: whoAmI(), Commit: d.art.Commit, Release: d.id,
-		Previous: d.previous[t.Primary], Start: d.start.UTC(), Duration: time.Since(d.start).Seconds(), Result: "ok"}
-	if err := d.cut.Finish(ctx, false, entry); err != nil {
+	if err := d.cut.Finish(ctx, false, d.entry("deploy", "ok")); err != nil {
 		t.UI.Warn("the deploy succeeded, but tidying up did not:\n%v", err)
 	}
 }
@@ -601,9 +611,9 @@ func (d *deployRun) fail(ctx, runCtx context.Context, cause error) error {
 		problems = append(problems, err.Error())
 	}
 	step, hosts := failedStep(cause)
-	t.record(ctx, Entry{Action: "deploy", Stage: t.Stage.Name, Who: whoAmI(), Commit: d.art.Commit, Release: d.id,
-		Previous: d.previous[t.Primary], Start: d.start.UTC(), Duration: time.Since(d.start).Seconds(),
-		Result: result, FailedStep: step, Error: cause.Error()})
+	entry := d.entry("deploy", result)
+	entry.FailedStep, entry.Error = step, cause.Error()
+	t.record(ctx, entry)
 
 	var live string
 	if prev := d.previous[t.Primary]; prev != "" {

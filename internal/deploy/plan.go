@@ -33,7 +33,8 @@ func (t *Target) Plan(ctx context.Context, opts Options) error {
 		return err
 	}
 	defer art.Remove()
-	d := &deployRun{t: t, opts: opts, art: art, start: time.Now(), invs: map[*remote.Host]release.Inventory{}}
+	d := &deployRun{t: t, opts: opts, art: art, start: time.Now(), invs: map[*remote.Host]release.Inventory{},
+		previous: map[*remote.Host]string{}, hasArtifact: map[*remote.Host]bool{}}
 	d.id = release.NewID(d.start, art.Commit)
 	u.Info("dry run: what hoist deploy %s would do now with %s (commit %.7s) as release %s; nothing is changed on any host", t.Stage.Name, ref, art.Commit, d.id)
 
@@ -41,7 +42,6 @@ func (t *Target) Plan(ctx context.Context, opts Options) error {
 		return err
 	}
 	var mu sync.Mutex
-	has := map[*remote.Host]bool{}
 	locks := map[*remote.Host]string{}
 	err = t.each(ctx, t.Hosts, "read", func(ctx context.Context, h *remote.Host) error {
 		inv, err := release.ReadInventory(ctx, h, t.Layout, t.Site(h).Unit())
@@ -58,7 +58,7 @@ func (t *Target) Plan(ctx context.Context, opts Options) error {
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		d.invs[h], has[h] = inv, release.HasArtifact(out)
+		d.invs[h], d.previous[h], d.hasArtifact[h] = inv, inv.Live, release.HasArtifact(out)
 		if st == "held" {
 			locks[h] = holder.String()
 		}
@@ -89,7 +89,7 @@ func (t *Target) Plan(ctx context.Context, opts Options) error {
 	}
 	for _, h := range t.Hosts {
 		if holder, held := locks[h]; held {
-			show(h, "lock", "held by %s: the deploy would wait for nothing and stop (exit 4) unless that run is dead", holder)
+			show(h, "lock", "held by %s: the deploy would stop here (exit 4) unless that run is dead", holder)
 		} else {
 			show(h, "lock", "take the stage's lock (renewed every %s)", LeaseRenew)
 		}
@@ -104,16 +104,14 @@ func (t *Target) Plan(ctx context.Context, opts Options) error {
 			show(h, "reconcile", "records agree with the host: nothing to repair")
 		}
 	}
-	envKeys := releaseEnv(c, t.Stage, opts.Secrets)
-	spec := release.BuildSpec{Artifact: art.Sum, SharedFiles: c.SharedFiles, SharedDirs: c.SharedDirs, Env: envKeys,
-		Venv: release.VenvSpec{Python: c.Python, SystemSitePackages: c.SystemSitePackages, Requirements: c.Requirements, RequirementsData: art.Requirements}}
+	spec := d.buildSpec()
 	for _, h := range d.hosts() {
 		building, err := release.RecordCmd(t.Layout, d.record(h, release.Building, ""))
 		if err != nil {
 			return err
 		}
 		cmd(h, "inspect", building)
-		if has[h] {
+		if d.hasArtifact[h] {
 			show(h, "ship", "the artifact is there already: nothing to send")
 		} else {
 			show(h, "ship", "send the artifact (%d KiB) on stdin", art.Size/1024)
@@ -123,12 +121,17 @@ func (t *Target) Plan(ctx context.Context, opts Options) error {
 		if err != nil {
 			return err
 		}
-		show(h, "build", "environment file (mode 0600, %d variables: %s) on stdin, unpack, shared links, virtualenv", len(envKeys), strings.Join(sortedNames(envKeys), ", "))
+		show(h, "build", "environment file (mode 0600, %d variables: %s) on stdin, unpack, shared links, virtualenv",
+			len(spec.Env), strings.Join(slices.Sorted(maps.Keys(spec.Env)), ", "))
 		cmd(h, "build", build)
-		show(h, "build", "one Django start: settings, collectstatic%s", map[bool]string{true: ", the migration plan", false: ""}[h == t.Primary])
+		if h == t.Primary {
+			show(h, "build", "one Django start: settings, collectstatic, the migration plan")
+		} else {
+			show(h, "build", "one Django start: settings, collectstatic")
+		}
 		cmd(h, "build", django.PrepareCmd(t.Layout, d.id, c.ProjectDir, h == t.Primary))
 		for _, b := range c.Build {
-			cmd(h, "build", release.Tracked(t.Layout, release.Command(t.Layout, d.id, c.ProjectDir, "sh", "-c", b)))
+			cmd(h, "build", d.commandCmd(b))
 		}
 	}
 	p := t.Primary
@@ -136,7 +139,11 @@ func (t *Target) Plan(ctx context.Context, opts Options) error {
 	case MigrateSkip:
 		show(p, "migrate", "skipped (--migrate=skip)")
 	default:
-		show(p, "migrate", "if the new release has migrations the database lacks (known once it is built; hoist diff lists them): show the plan, refuse unsafe operations%s, then", map[bool]string{true: " (allowed here)", false: ""}[opts.AllowUnsafe])
+		refuse := "refuse unsafe operations"
+		if opts.AllowUnsafe {
+			refuse = "apply unsafe operations too (--allow-unsafe-migrations)"
+		}
+		show(p, "migrate", "if the new release has migrations the database lacks (known once it is built; hoist diff lists them): show the plan, %s, then", refuse)
 		cmd(p, "migrate", django.MigrateCmd(t.Layout, d.id, c.ProjectDir))
 	}
 	if opts.Migrate == MigrateOnly {
@@ -144,7 +151,7 @@ func (t *Target) Plan(ctx context.Context, opts Options) error {
 		return nil
 	}
 	for _, r := range c.Release {
-		cmd(p, "release", release.Tracked(t.Layout, release.Command(t.Layout, d.id, c.ProjectDir, "sh", "-c", r)))
+		cmd(p, "release", d.commandCmd(r))
 	}
 	hc := c.Health
 	for _, h := range t.Runs() {
@@ -165,15 +172,11 @@ func (t *Target) Plan(ctx context.Context, opts Options) error {
 		show(h, "switch", "point current (and live.sock) at %s, all hosts together%s, then check through the web server", d.id, batchNote(opts.Batch))
 		cmd(h, "switch", sw)
 	}
-	from := map[*remote.Host]string{}
-	for _, h := range t.Hosts {
-		from[h] = d.invs[h].Live
-	}
-	cut := t.NewCutover(t.gunicorn(""), d.id, from, opts.Batch)
+	cut := t.NewCutover(t.gunicorn(""), d.id, d.previous, opts.Batch)
 	for _, h := range t.Hosts {
 		inv := d.invs[h]
 		inv.Records = append(inv.Records, d.record(h, release.Ready, ""))
-		fin, drop, err := cut.finishCmd(h, inv, false, Entry{Action: "deploy", Stage: t.Stage.Name, Who: whoAmI(), Commit: art.Commit, Release: d.id, Result: "ok"})
+		fin, drop, err := cut.finishCmd(h, inv, false, d.entry("deploy", "ok"))
 		if err != nil {
 			return err
 		}
@@ -188,10 +191,7 @@ func (t *Target) Plan(ctx context.Context, opts Options) error {
 	return nil
 }
 
-func sortedNames(m map[string]string) []string {
-	return slices.Sorted(maps.Keys(m))
-}
-
+// processNames lists the app's processes a host runs.
 func processNames(s serve.Site) string {
 	var names []string
 	for _, p := range s.Processes {

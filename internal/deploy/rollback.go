@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -117,12 +118,10 @@ func (t *Target) Rollback(ctx context.Context, opts RollbackOptions) (err error)
 	}()
 	startErr := cut.Start(startCtx)
 	<-inspected
-	if err := errors.Join(inspectErr, startErr); err != nil {
+	// A refusal stops the start: its cancellation is no news.
+	if err := cmp.Or(inspectErr, startErr); err != nil {
 		t.redial(clean)
 		cut.Undo(clean)
-		if inspectErr != nil && startErr == nil {
-			return fmt.Errorf("%w\n%s still serves on every host", inspectErr, live)
-		}
 		return fmt.Errorf("%w\n%s still serves on every host", err, live)
 	}
 	holdBefore(ctx, "switch")

@@ -49,11 +49,7 @@ func (r gunicornRunner) Start(ctx context.Context, h *remote.Host, id string) er
 	if err := serve.CheckProcesses(ctx, h, site, id); err != nil {
 		return err
 	}
-	var names []string
-	for _, p := range site.Processes {
-		names = append(names, p.Name)
-	}
-	r.t.UI.Step(h.Name, "health", "processes up for %s: %s", serve.ProcessSettle, strings.Join(names, ", "))
+	r.t.UI.Step(h.Name, "health", "processes up for %s: %s", serve.ProcessSettle, processNames(site))
 	return nil
 }
 
