@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/hoistdeploy/hoist/internal/config"
-	"github.com/hoistdeploy/hoist/internal/release"
 )
 
 // ids lists the ids of findings, in order.
@@ -110,7 +109,7 @@ func TestChecksAtEachFailLevel(t *testing.T) {
 			f.release(r3, c.upTo)
 			env := map[string]string{"SHELF_DB": f.db, "DJANGO_SETTINGS_MODULE": "config.settings_http"}
 			maps.Copy(env, c.env)
-			if err := release.WriteEnv(f.ctx, f.tr, f.l, r3, env); err != nil {
+			if err := writeEnv(f.l, r3, env); err != nil {
 				t.Fatal(err)
 			}
 			r := RunChecks(f.ctx, ReleaseRunner(f.tr, f.l, r3, ""), c.opts)

@@ -101,7 +101,7 @@ func (f *fixture) release(id string, upTo int) {
 	if err := os.Symlink(filepath.Join(f.l.Venvs(), "test"), path.Join(dir, ".venv")); err != nil {
 		f.t.Fatal(err)
 	}
-	if err := release.WriteEnv(f.ctx, f.tr, f.l, id, map[string]string{"SHELF_DB": f.db, "DJANGO_SETTINGS_MODULE": "config.settings"}); err != nil {
+	if err := writeEnv(f.l, id, map[string]string{"SHELF_DB": f.db, "DJANGO_SETTINGS_MODULE": "config.settings"}); err != nil {
 		f.t.Fatal(err)
 	}
 }
@@ -473,4 +473,16 @@ func TestSettingsAndChecks(t *testing.T) {
 	if ee, ok := err.(*remote.ExitError); !ok || ee.Status != 3 || strings.TrimSpace(out) != f.db {
 		t.Errorf("local runner = %q, %v", out, err)
 	}
+}
+
+// writeEnv writes a release's environment file as a build does.
+func writeEnv(l release.Layout, id string, env map[string]string) error {
+	data, err := release.EnvFile(env)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(l.EnvDir(), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(l.EnvFile(id), data, 0o600)
 }

@@ -100,12 +100,6 @@ for item in "$@"; do
 done
 `
 
-// LinkShared links shared files and dirs into the release.
-func LinkShared(ctx context.Context, t remote.Transport, l Layout, id string, files, dirs []string) error {
-	_, err := remote.Output(ctx, t, remote.Chain(linkSharedCmd(l, id, files, dirs)))
-	return err
-}
-
 func linkSharedCmd(l Layout, id string, files, dirs []string) string {
 	if len(files)+len(dirs) == 0 {
 		return ""
@@ -118,15 +112,6 @@ func linkSharedCmd(l Layout, id string, files, dirs []string) string {
 		args = append(args, "d:"+d)
 	}
 	return remote.Script(linkSharedScript, args...)
-}
-
-// WriteEnv writes the release's environment file, mode 0600.
-func WriteEnv(ctx context.Context, t remote.Transport, l Layout, id string, env map[string]string) error {
-	data, err := EnvFile(env)
-	if err != nil {
-		return err
-	}
-	return writeFile(ctx, t, l.EnvFile(id), data, "0600")
 }
 
 // EnvFile renders env in the one syntax both systemd's EnvironmentFile and

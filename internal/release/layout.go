@@ -75,7 +75,7 @@ func (l Layout) LiveMedia() string  { return path.Join(l.Current(), ".hoist-medi
 
 // StaticFallback is where the web server looks for a static file the live
 // release lacks: a link to a tree of links to the static files of every
-// release on the host (serve.LinkStaticFallback builds it). Pages an
+// release on the host (serve.StaticFallbackCmd builds it). Pages an
 // earlier release rendered keep their hashed CSS and JS that way, until
 // that release is pruned and its links lead nowhere.
 func (l Layout) StaticFallback() string { return path.Join(l.Root, "static-fallback", "served") }

@@ -1,7 +1,6 @@
 package release
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -225,14 +224,9 @@ func parseInventory(out, unit string) Inventory {
 	return inv
 }
 
-// writeFile puts data at path through a temporary name, so a reader never
-// sees half a file. data goes over stdin, never on a command line.
-func writeFile(ctx context.Context, t remote.Transport, path string, data []byte, mode string) error {
-	_, err := remote.OutputWithInput(ctx, t, writeFileCmd(path, mode), bytes.NewReader(data))
-	return err
-}
-
-// writeFileCmd writes its stdin to path as writeFile does.
+// writeFileCmd writes its stdin to path through a temporary name, so a
+// reader never sees half a file; the data (secrets, for an environment
+// file) never goes on a command line.
 func writeFileCmd(path, mode string) string {
 	script := `set -e; umask 077; mkdir -p "$(dirname "$1")"; cat > "$1.tmp"; chmod "$2" "$1.tmp"; mv -f "$1.tmp" "$1"`
 	return remote.Script(script, path, mode)

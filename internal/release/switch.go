@@ -145,14 +145,8 @@ done
 true
 `
 
-// Sweep deletes venvs and artifacts that no release in inv refers to.
-func Sweep(ctx context.Context, t remote.Transport, l Layout, inv Inventory) error {
-	_, err := remote.Output(ctx, t, remote.Chain(SweepCmd(l, inv)))
-	return err
-}
-
-// SweepCmd is Sweep's command, for a Chain; "" when a damaged record might
-// name what a release needs.
+// SweepCmd deletes venvs and artifacts that no release in inv refers to;
+// "" when a damaged record might name what a release needs.
 func SweepCmd(l Layout, inv Inventory) string {
 	args := []string{l.Venvs(), l.Artifacts()}
 	for _, r := range inv.Records {

@@ -1,9 +1,7 @@
 package serve
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"path"
 	"strings"
 
@@ -76,13 +74,4 @@ func FallbackProblem(out string) error {
 		}
 	}
 	return nil
-}
-
-// LinkStaticFallback runs StaticFallbackCmd on its own.
-func LinkStaticFallback(ctx context.Context, t remote.Transport, l release.Layout) error {
-	out, err := remote.Output(ctx, t, StaticFallbackCmd(l))
-	if err != nil {
-		return fmt.Errorf("link earlier releases' static files in %s: %w", l.StaticFallbackTrees(), err)
-	}
-	return FallbackProblem(out)
 }

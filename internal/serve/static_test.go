@@ -156,7 +156,7 @@ func TestStaticFilesAcrossReleases(t *testing.T) {
 		t.Run(string(server), func(t *testing.T) {
 			l := staticHost(t)
 			ctx := context.Background()
-			if err := LinkStaticFallback(ctx, remote.Local{}, l); err != nil {
+			if err := linkStaticFallback(ctx, l); err != nil {
 				t.Fatal(err)
 			}
 			get := serveStatic(t, server, l)
@@ -197,7 +197,7 @@ func TestStaticFilesAcrossReleases(t *testing.T) {
 			}
 			expect("pruned", "/static/board/site.0a0a0a.css", 404, "")
 			expect("pruned", "/static/shared.1b1b1b.js", 200, "same in both")
-			if err := LinkStaticFallback(ctx, remote.Local{}, l); err != nil {
+			if err := linkStaticFallback(ctx, l); err != nil {
 				t.Fatal(err)
 			}
 			expect("relinked", "/static/board/site.0a0a0a.css", 404, "")
@@ -212,7 +212,7 @@ func TestLinkStaticFallback(t *testing.T) {
 	l := staticHost(t)
 	ctx := context.Background()
 	for i := 0; i < 3; i++ {
-		if err := LinkStaticFallback(ctx, remote.Local{}, l); err != nil {
+		if err := linkStaticFallback(ctx, l); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -230,7 +230,7 @@ func TestLinkStaticFallback(t *testing.T) {
 
 	// A host set up but never deployed has no releases/ yet.
 	empty := release.Layout{Root: t.TempDir()}
-	if err := LinkStaticFallback(ctx, remote.Local{}, empty); err != nil {
+	if err := linkStaticFallback(ctx, empty); err != nil {
 		t.Fatalf("no releases yet: %v", err)
 	}
 	if entries, err := os.ReadDir(empty.StaticFallback()); err != nil || len(entries) != 0 {
@@ -251,11 +251,21 @@ func TestLinkStaticFallbackReportsWhatItCouldNotLink(t *testing.T) {
 	os.WriteFile(filepath.Join(l.Release(third), "static", "board"), []byte("a file"), 0o644)
 	os.WriteFile(filepath.Join(l.Release(third), "static", "third.css"), []byte("third"), 0o644)
 	os.Symlink(filepath.Join(l.Release(third), "static"), l.Static(third))
-	err := LinkStaticFallback(context.Background(), remote.Local{}, l)
+	err := linkStaticFallback(context.Background(), l)
 	if err == nil || !strings.Contains(err.Error(), "not all linked") || !strings.Contains(err.Error(), "board") {
 		t.Fatalf("want the conflict on board reported, got %v", err)
 	}
 	if data, err := os.ReadFile(filepath.Join(l.StaticFallback(), "third.css")); err != nil || string(data) != "third" {
 		t.Errorf("the rest should be linked: third.css = %q, %v", data, err)
 	}
+}
+
+// linkStaticFallback runs StaticFallbackCmd here, as a deploy runs it on a
+// host.
+func linkStaticFallback(ctx context.Context, l release.Layout) error {
+	out, err := remote.Output(ctx, remote.Local{}, StaticFallbackCmd(l))
+	if err != nil {
+		return fmt.Errorf("link earlier releases' static files in %s: %w", l.StaticFallbackTrees(), err)
+	}
+	return FallbackProblem(out)
 }
