@@ -164,8 +164,8 @@ func (c *Cutover) Switched() bool {
 // old one retired) and appends entry to its history, retires the old
 // processes, prunes releases beyond keep_releases (never the one that
 // served before) with the venvs and artifacts only they used, and relinks
-// the static fallback: one read and one round trip per host, however much
-// there is to tidy. A rollback marks what it left as rolled back, so the
+// the static fallback when that pruning hid an older release's files: one
+// read and one round trip per host, however much there is to tidy. A rollback marks what it left as rolled back, so the
 // next rollback goes further back.
 func (c *Cutover) Finish(ctx context.Context, rollback bool, entry Entry) error {
 	t := c.t
