@@ -9,6 +9,9 @@
 #   bench/run.sh compare          # hoist deploy/rollback beside a plain
 #                                 # deploy script (bench/plain-deploy.sh),
 #                                 # for 1, 3 and 10 hosts
+#   bench/run.sh container        # strategy container: bytes and time of a
+#                                 # first deploy and a code-only redeploy,
+#                                 # beside docker save | ssh docker load
 #
 # Knobs (environment):
 #   BENCH_OUT=DIR        where logs and results go (default: a new /tmp dir)
@@ -33,9 +36,9 @@ fi
 
 what=${1:-all}
 case $what in
-all | load | deploy-time | compare) ;;
+all | load | deploy-time | compare | container) ;;
 *)
-	echo "usage: bench/run.sh [all|load|deploy-time|compare]" >&2
+	echo "usage: bench/run.sh [all|load|deploy-time|compare|container]" >&2
 	exit 2
 	;;
 esac
@@ -324,15 +327,83 @@ bench_compare() {
 	done
 }
 
+# rx HOST: bytes the host's network interface received so far.
+rx() {
+	docker exec "$(host_field "$1" container)" cat /sys/class/net/eth0/statistics/rx_bytes
+}
+
+# bench_container: strategy container on BENCH_CONTAINER_HOSTS hosts (default
+# 3) sharing PostgreSQL, each with its own Docker engine. In one run: hoist's
+# first deploy (every host lacks the image), a code-only redeploy, RUNS
+# times, and each time the way seed 003 ships an image, the whole of it:
+# docker save | ssh HOST docker load, to every host in parallel. Bytes are
+# what web1's network interface received during the command.
+bench_container() {
+	local n=${BENCH_CONTAINER_HOSTS:-3} dir=$OUT/container app base i r b0 ref hosts=()
+	app=$dir/app
+	mkdir -p "$dir"
+	fleet_up container "$n" --db
+	for ((i = 1; i <= n; i++)); do
+		hosts+=("web$i")
+	done
+	base=$("$FLEET" pybase)
+	new_app "$app" "$n"
+	# The same app as strategy container, on the Debian-built base image.
+	sed -i "s|^system_site_packages: true\$|strategy: container\ncontainer:\n  build_args: {BASE: \"$base\"}|; /^requirements: /d" "$app/hoist.yml"
+	git -C "$app" commit -q -am "bench: strategy container"
+	timed "$dir/setup.log" hoist_in "$app" setup bench
+	[ "$RC" -eq 0 ] || { cat "$dir/setup.log" >&2; return 1; }
+
+	b0=$(rx web1)
+	timed "$dir/first-deploy.log" hoist_in "$app" deploy bench
+	[ "$RC" -eq 0 ] || { cat "$dir/first-deploy.log" >&2; return 1; }
+	result container "$n" "hoist first deploy" "$SECS" "$(($(rx web1) - b0))"
+	log "container: first deploy ${SECS}s"
+	for ((r = 1; r <= RUNS; r++)); do
+		bump "$app"
+		b0=$(rx web1)
+		timed "$dir/redeploy-$r.log" hoist_in "$app" deploy bench
+		[ "$RC" -eq 0 ] || { cat "$dir/redeploy-$r.log" >&2; return 1; }
+		result container "$n" "hoist code-only redeploy" "$SECS" "$(($(rx web1) - b0))"
+		log "container: code-only redeploy ${SECS}s"
+		serving "$n" "$(cat "$app/VERSION")"
+		sleep 3
+
+		ref=hoist-notes:$(docker exec "$(host_field web1 container)" sh -c 'basename "$(readlink /srv/notes/current)"')
+		b0=$(rx web1)
+		timed "$dir/save-load-$r.log" save_load "$ref" "${hosts[@]}"
+		[ "$RC" -eq 0 ] || { cat "$dir/save-load-$r.log" >&2; return 1; }
+		result container "$n" "docker save | ssh docker load" "$SECS" "$(($(rx web1) - b0))"
+		log "container: docker save | ssh docker load ${SECS}s"
+	done
+	fleet_down
+}
+
+# save_load REF HOST...: seed 003's transfer, to every host at once.
+save_load() {
+	local ref=$1 h pids=() rc=0
+	shift
+	for h in "$@"; do
+		docker save "$ref" | HOME=$FLEET_HOME ssh -F "$FLEET_HOME/.ssh/config" "$h" sudo docker load &
+		pids+=($!)
+	done
+	for h in "${pids[@]}"; do
+		wait "$h" || rc=1
+	done
+	return $rc
+}
+
 case $what in
 all)
 	bench_load
 	bench_deploy_time
 	bench_compare
+	bench_container
 	;;
 load) bench_load ;;
 deploy-time) bench_deploy_time ;;
 compare) bench_compare ;;
+container) bench_container ;;
 esac
 
 # The summary: the same numbers as the logs above, as tables.
@@ -370,6 +441,14 @@ if grep -q '^compare	' "$OUT/results.tsv"; then
 		printf 'hosts\trun\tother containers\tload1\tplain\tplain serves\thoist deploy\thoist serves\trollback\trollback serves\tskip-checks\tssh deploy\tssh rollback\n'
 		grep '^compare-run' "$OUT/results.tsv" | cut -f2-
 	} | column -t -s $'\t'
+fi
+if grep -q '^container' "$OUT/results.tsv"; then
+	echo
+	echo "== strategy container: wall time and bytes received by web1 (every host gets the same)"
+	echo
+	echo "| hosts | what | seconds | KiB received by web1 |"
+	echo "|---|---|---|---|"
+	awk -F'\t' '$1 == "container" {printf "| %s | %s | %s | %d |\n", $2, $3, $4, $5 / 1024}' "$OUT/results.tsv"
 fi
 echo
 echo "logs: $OUT"

@@ -19,7 +19,7 @@ func newReleasesCmd(g *globalOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:     "releases STAGE",
 		Short:   "List the releases on each host of a stage",
-		Long:    `releases lists, per host, every release kept on disk: its id, commit, age, who deployed it, its state, and which one is live (marked *).`,
+		Long:    `releases lists, per host, every release kept on disk: its id, commit, image (strategy container), age, who deployed it, its state, and which one is live (marked *).`,
 		Example: "  hoist releases production",
 		Args:    stageArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -64,7 +64,11 @@ func runReleases(ctx context.Context, g *globalOptions, stage string) error {
 			continue
 		}
 		w := tabwriter.NewWriter(g.Out, 2, 8, 2, ' ', 0)
-		fmt.Fprintln(w, "  \tRELEASE\tCOMMIT\tAGE\tDEPLOYED BY\tSTATE")
+		image := ""
+		if t.Layout.Container {
+			image = "\tIMAGE"
+		}
+		fmt.Fprintln(w, "  \tRELEASE\tCOMMIT"+image+"\tAGE\tDEPLOYED BY\tSTATE")
 		for j := len(invs[i].Records) - 1; j >= 0; j-- {
 			r := invs[i].Records[j]
 			mark := ""
@@ -75,7 +79,12 @@ func runReleases(ctx context.Context, g *globalOptions, stage string) error {
 			if r.RolledBack {
 				state += " (rolled back)"
 			}
-			fmt.Fprintf(w, "  %s\t%s\t%.7s\t%s\t%s\t%s\n", mark, r.ID, r.Commit, age(r.Created), r.DeployedBy, state)
+			image := ""
+			if t.Layout.Container {
+				// Records of strategy container name the image as their artifact.
+				image = "\t" + release.ShortImageID(r.Artifact)
+			}
+			fmt.Fprintf(w, "  %s\t%s\t%.7s%s\t%s\t%s\t%s\n", mark, r.ID, r.Commit, image, age(r.Created), r.DeployedBy, state)
 		}
 		w.Flush()
 	}

@@ -203,10 +203,7 @@ func (d *decoder) check(c *Config) {
 		d.errorf(d.at("app"), "app", "%q is not a valid app name: use lowercase letters, digits, - and _, "+
 			"start with a letter, at most 40 characters (it names systemd units and directories)", c.App)
 	}
-	oneOf(d, "strategy", &c.Strategy, "release", "container")
-	if c.Strategy == "container" {
-		d.errorf(d.at("strategy"), "strategy", "the container strategy is not available in this version of hoist: use release (the default)")
-	}
+	oneOf(d, "strategy", &c.Strategy, ReleaseStrategy, ContainerStrategy)
 	if d.given("deploy_to") {
 		d.absPath("deploy_to", c.DeployTo)
 	} else {
@@ -252,6 +249,7 @@ func (d *decoder) check(c *Config) {
 	d.checkCommands("hooks.on_failure", c.Hooks.OnFailure)
 	d.checkChecks("checks", &c.Checks, FailOnError)
 	d.checkStages(c)
+	d.checkContainer(c)
 	d.checkPipeline(c)
 }
 
@@ -567,6 +565,11 @@ func (d *decoder) checkStages(c *Config) {
 			continue
 		}
 		d.checkHosts(key, s)
+		if d.given(key + ".strategy") {
+			oneOf(d, key+".strategy", &s.Strategy, ReleaseStrategy, ContainerStrategy)
+		} else {
+			s.Strategy = c.Strategy
+		}
 		if d.given(key + ".deploy_to") {
 			d.absPath(key+".deploy_to", s.DeployTo)
 		}

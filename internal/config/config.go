@@ -12,7 +12,7 @@ type Config struct {
 	Dir string `yaml:"-"`
 
 	App                string            `yaml:"app"`
-	Strategy           string            `yaml:"strategy"`    // release (default); container is planned and refused for now
+	Strategy           Strategy          `yaml:"strategy"`    // release (default) | container
 	DeployTo           string            `yaml:"deploy_to"`   // default /srv/<app>
 	ProjectDir         string            `yaml:"project_dir"` // holds manage.py, relative to Dir; default "."
 	Python             string            `yaml:"python"`      // interpreter on the hosts; default python3
@@ -26,6 +26,7 @@ type Config struct {
 	SharedFiles        []string          `yaml:"shared_files"`
 	SharedDirs         []string          `yaml:"shared_dirs"`
 	KeepReleases       int               `yaml:"keep_releases"` // default 5
+	Container          Container         `yaml:"container"`     // strategy container only
 	Web                Web               `yaml:"web"`
 	Gunicorn           Gunicorn          `yaml:"gunicorn"`
 	Health             Health            `yaml:"health"`
@@ -39,6 +40,39 @@ type Config struct {
 	// Pipeline is the order hoist ship deploys the stages in, by name; a
 	// deploy to a stage refuses a commit the earlier stages did not pass.
 	Pipeline []string `yaml:"pipeline"`
+}
+
+// Strategy is how a release is built and run on the hosts.
+type Strategy string
+
+const (
+	// ReleaseStrategy unpacks the commit into a release directory with a
+	// virtualenv, run by gunicorn under systemd: the default.
+	ReleaseStrategy Strategy = "release"
+	// ContainerStrategy builds an image on the deploying machine, ships the
+	// layers each host lacks over SSH and runs a container per release.
+	ContainerStrategy Strategy = "container"
+)
+
+// Container is how the image of strategy container is built and run.
+type Container struct {
+	Dockerfile string            `yaml:"dockerfile"` // relative to the project root; default Dockerfile
+	Context    string            `yaml:"context"`    // the build context, relative to the project root; default .
+	BuildArgs  map[string]string `yaml:"build_args"` // docker build --build-arg; never secrets: they stay in the image's history
+	// Workdir is the directory inside the image that holds manage.py;
+	// shared_dirs and shared_files are relative to it. Default: the
+	// image's WORKDIR.
+	Workdir string `yaml:"workdir"`
+}
+
+// HostPython is the interpreter hoist runs on the hosts of stage s: python,
+// except with strategy container, where python names the image's and the
+// host's is Debian's python3 (it runs the health probe).
+func (c *Config) HostPython(s *Stage) string {
+	if s.Strategy == ContainerStrategy {
+		return "python3"
+	}
+	return c.Python
 }
 
 // WebServer is the web server in front of gunicorn on each web host.
@@ -96,6 +130,7 @@ type Stage struct {
 	Name        string            `yaml:"-"` // the mapping key
 	Hosts       []*Host           `yaml:"hosts"`
 	DeployTo    string            `yaml:"deploy_to"` // overrides the app's
+	Strategy    Strategy          `yaml:"strategy"`  // overrides the app's
 	Ref         string            `yaml:"ref"`       // default git ref to deploy; default HEAD
 	Env         map[string]string `yaml:"env"`       // merged over the app's
 	Secrets     []string          `yaml:"secrets"`   // added to the app's

@@ -103,6 +103,7 @@ func TestParseFull(t *testing.T) {
 				},
 				DeployTo:    "/srv/notes-prod",
 				Ref:         "v1.2.0",
+				Strategy:    ReleaseStrategy,
 				Env:         map[string]string{"DJANGO_SETTINGS_MODULE": "config.settings.prod2"},
 				Secrets:     []string{"SENTRY_DSN"},
 				SecretsFile: "/etc/notes.env",
@@ -110,7 +111,7 @@ func TestParseFull(t *testing.T) {
 				Checks:      Checks{FailLevel: FailOnError},
 				Tags:        Tags{Remote: "origin"},
 			},
-			{Name: "staging", Hosts: []*Host{{Address: "local", Roles: []Role{WebRole}}}, Ref: "HEAD", Checks: Checks{FailLevel: FailOnError}, Tags: Tags{Remote: "origin"}},
+			{Name: "staging", Hosts: []*Host{{Address: "local", Roles: []Role{WebRole}}}, Strategy: ReleaseStrategy, Ref: "HEAD", Checks: Checks{FailLevel: FailOnError}, Tags: Tags{Remote: "origin"}},
 		},
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -148,7 +149,7 @@ func TestParseDefaults(t *testing.T) {
 		Gunicorn:     Gunicorn{Workers: 2, Timeout: 30, GracefulTimeout: 30},
 		Health:       Health{Paths: []string{"/"}, Path: "/", Status: 200, Timeout: 5 * time.Second, Retries: 10},
 		Checks:       Checks{FailLevel: FailOnError},
-		Stages:       []*Stage{{Name: "production", Hosts: []*Host{{Address: "deploy@example.com", Roles: []Role{WebRole}}}, Ref: "HEAD", Checks: Checks{FailLevel: FailOnError}, Tags: Tags{Remote: "origin"}}},
+		Stages:       []*Stage{{Name: "production", Hosts: []*Host{{Address: "deploy@example.com", Roles: []Role{WebRole}}}, Strategy: ReleaseStrategy, Ref: "HEAD", Checks: Checks{FailLevel: FailOnError}, Tags: Tags{Remote: "origin"}}},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got\n%s\nwant\n%s", sprint(c), sprint(want))
@@ -280,7 +281,13 @@ func TestParseErrors(t *testing.T) {
 		{"app name", "app: My_App\n" + head[11:], []string{`hoist.yml:1:6: app: "My_App" is not a valid app name`}},
 		{"list for string", head + "python: [python3]\n", []string{`hoist.yml:6:9: python: expected a string, got a list`}},
 		{"mapping for list", head + "secrets: {A: b}\n", []string{`hoist.yml:6:10: secrets: expected a list, got a mapping`}},
-		{"strategy not yet", head + "strategy: container\n", []string{`hoist.yml:6:11: strategy: the container strategy is not available in this version of hoist: use release (the default)`}},
+		{"container keys need strategy container", head + "container:\n  workdir: /app\n", []string{`hoist.yml:6:1: container: is read only with strategy: container`}},
+		{"container", head + "strategy: container\nrequirements: req.txt\ncontainer:\n  workdir: app\n  build_args:\n    API_TOKEN: x\n    1X: y\n", []string{
+			`hoist.yml:7:1: requirements: is for strategy release: with strategy container the Dockerfile installs the app's packages`,
+			`hoist.yml:9:12: container.workdir: "app" must be a clean absolute path inside the image, like /app`,
+			`hoist.yml:11:5: container.build_args.API_TOKEN: looks like a secret: build arguments stay in the image's history; list it under secrets, which the container gets at run time`,
+			`hoist.yml:12:5: container.build_args.1X: "1X" is not a build argument name: use letters, digits and _, not starting with a digit`,
+		}},
 		{"strategy", head + "strategy: containr\n", []string{`hoist.yml:6:11: strategy: "containr" is not one of: release, container (did you mean "container"?)`}},
 		{"deploy_to relative", head + "deploy_to: srv/x\n", []string{`hoist.yml:6:12: deploy_to: "srv/x" must be an absolute path`}},
 		{"deploy_to root", head + "deploy_to: /\n", []string{`hoist.yml:6:12: deploy_to: must not be /`}},

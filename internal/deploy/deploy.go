@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hoistdeploy/hoist/internal/config"
+	"github.com/hoistdeploy/hoist/internal/container"
 	"github.com/hoistdeploy/hoist/internal/django"
 	"github.com/hoistdeploy/hoist/internal/release"
 	"github.com/hoistdeploy/hoist/internal/remote"
@@ -61,8 +62,11 @@ type deployRun struct {
 	previous map[*remote.Host]string            // what was live on each host before
 	// hasArtifact: the host holds the artifact already, from an earlier run.
 	hasArtifact map[*remote.Host]bool
-	settings    django.Settings // read on the primary
-	newHistory  django.History  // the migration history as the new release sees it
+	// With strategy container: the image, and what each host's engine holds.
+	image      *containerImage
+	engines    map[*remote.Host]container.Engine
+	settings   django.Settings // read on the primary
+	newHistory django.History  // the migration history as the new release sees it
 	// liveHistory brings the history as the live release sees it, read
 	// while the new one builds; nil on a first deploy.
 	liveHistory chan historyResult
@@ -85,10 +89,10 @@ func (t *Target) Deploy(ctx context.Context, opts Options) (err error) {
 	if ref == "" {
 		ref = t.Stage.Ref // HEAD unless hoist.yml says otherwise
 	}
-	d := &deployRun{t: t, opts: opts, start: time.Now(), previous: map[*remote.Host]string{}, hasArtifact: map[*remote.Host]bool{}}
+	d := &deployRun{t: t, opts: opts, start: time.Now(), previous: map[*remote.Host]string{}, hasArtifact: map[*remote.Host]bool{},
+		engines: map[*remote.Host]container.Engine{}}
 
 	art, err := BuildArtifact(ctx, c.Dir, ref, c.Requirements)
-	u.Timed("", "pack", time.Since(d.start))
 	if err != nil {
 		return err
 	}
@@ -99,6 +103,16 @@ func (t *Target) Deploy(ctx context.Context, opts Options) (err error) {
 		u.Warn("the work tree has uncommitted changes: they are NOT deployed; deploying commit %.7s as committed", art.Commit)
 	}
 	u.Info("deploying %s (commit %.7s, %d KiB) to %s as release %s", ref, art.Commit, art.Size/1024, t.Stage.Name, d.id)
+	if t.Stage.Strategy == config.ContainerStrategy {
+		err := d.buildImage(ctx)
+		if d.image != nil {
+			defer d.image.remove()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	u.Timed("", "pack", time.Since(d.start))
 
 	// The checks run on this machine while the artifact ships and the
 	// release builds; their verdict is awaited before the migrations
@@ -252,25 +266,43 @@ func (d *deployRun) inspect(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		out, err := remote.Output(ctx, h, remote.Chain(building, release.HasArtifactCmd(d.t.Layout, d.art.Sum)))
+		have := release.HasArtifactCmd(d.t.Layout, d.art.Sum)
+		if d.image != nil {
+			have = container.EngineCmd(h)
+		}
+		out, err := remote.Output(ctx, h, remote.Chain(building, have))
 		if err != nil {
 			return err
+		}
+		var engine container.Engine
+		if d.image != nil {
+			if engine, err = container.ParseEngine(out); err != nil {
+				return err
+			}
 		}
 		d.mu.Lock()
 		d.previous[h] = invs[h].Live
 		d.hasArtifact[h] = release.HasArtifact(out)
+		d.engines[h] = engine
 		d.mu.Unlock()
 		return nil
 	})
 }
 
 func (d *deployRun) record(h *remote.Host, state release.State, venv string) release.Record {
-	return release.Record{ID: d.id, Commit: d.art.Commit, Artifact: d.art.Sum, Venv: venv, State: state, Created: d.start.UTC(),
+	artifact := d.art.Sum
+	if d.image != nil {
+		artifact = d.image.img.ID
+	}
+	return release.Record{ID: d.id, Commit: d.art.Commit, Artifact: artifact, Venv: venv, State: state, Created: d.start.UTC(),
 		DeployedBy: whoAmI(), Seq: d.invs[h].NextSeq()}
 }
 
 // ship sends the artifact to each host that lacks it.
 func (d *deployRun) ship(ctx context.Context) error {
+	if d.image != nil {
+		return d.shipImage(ctx)
+	}
 	return d.t.each(ctx, d.hosts(), "ship", func(ctx context.Context, h *remote.Host) error {
 		d.mu.Lock()
 		have := d.hasArtifact[h]
@@ -308,14 +340,21 @@ func (d *deployRun) build(ctx context.Context) error {
 	spec := d.buildSpec()
 	return d.t.each(ctx, d.hosts(), "build", func(ctx context.Context, h *remote.Host) error {
 		u := d.t.UI
-		venv, reused, err := release.Build(ctx, h, l, d.id, spec)
-		if err != nil {
-			return err
-		}
-		if reused {
-			u.Step(h.Name, "build", "requirements unchanged: reusing virtualenv %s", venv)
+		var venv string
+		if d.image != nil {
+			if err := d.makeContainerRelease(ctx, h, spec); err != nil {
+				return err
+			}
 		} else {
-			u.Step(h.Name, "build", "built virtualenv %s (pip install -r %s)", venv, c.Requirements)
+			v, reused, err := release.Build(ctx, h, l, d.id, spec)
+			if err != nil {
+				return err
+			}
+			if venv = v; reused {
+				u.Step(h.Name, "build", "requirements unchanged: reusing virtualenv %s", venv)
+			} else {
+				u.Step(h.Name, "build", "built virtualenv %s (pip install -r %s)", venv, c.Requirements)
+			}
 		}
 		primary := h == d.t.Primary
 		if primary && !<-d.checksHere {
@@ -331,6 +370,11 @@ func (d *deployRun) build(ctx context.Context) error {
 		}
 		if err := checkServedURLs(c, p.Settings); err != nil {
 			return err
+		}
+		if d.image != nil {
+			if err := d.mountStatic(ctx, h, p.Settings); err != nil {
+				return err
+			}
 		}
 		if primary && d.t.Site(h).HTTPS() && !p.Settings.TrustsForwardedProto() {
 			u.Warn("Caddy terminates HTTPS and tells Django with X-Forwarded-Proto, but your settings do not trust it: add\n  SECURE_PROXY_SSL_HEADER = (\"HTTP_X_FORWARDED_PROTO\", \"https\")\nor Django will treat every request as plain HTTP")

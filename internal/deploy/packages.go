@@ -12,16 +12,20 @@ import (
 
 // packagesScript prints one line per package setup cares about: "present
 // PKG" or "missing PKG"; then "no-systemd" and "no-apt" when the host lacks
-// those. hoist's own needs ($1 the python, $2 the web server) are judged by
+// those. hoist's own needs ($1 the python, $2 the web server, and for $3
+// container Docker instead of python3-venv) are judged by
 // whether the tool works, so a server whose python or nginx came from
 // elsewhere is not given a second one; the packages of hoist.yml ($3...) by
 // dpkg's status.
 const packagesScript = `
-py=$1 web=$2
-shift 2
+py=$1 web=$2 strategy=$3
+shift 3
 say() { if "$@" >/dev/null 2>&1; then echo present; else echo missing; fi; }
 echo "$(say command -v "$py") python3"
-echo "$(say "$py" -c 'import venv, ensurepip') python3-venv"
+case $strategy in
+container) echo "$(say command -v docker) docker.io" ;;
+*) echo "$(say "$py" -c 'import venv, ensurepip') python3-venv" ;;
+esac
 case $web in
 nginx) echo "$(say sh -c 'command -v nginx || test -x /usr/sbin/nginx') nginx" ;;
 caddy) echo "$(say command -v caddy) caddy" ;;
@@ -66,7 +70,7 @@ type hostPackages struct {
 // hoist.yml it lacks. server is the web server h runs.
 func (t *Target) checkPackages(ctx context.Context, h *remote.Host, server config.WebServer) (hostPackages, error) {
 	var p hostPackages
-	args := append([]string{t.Config.Python, string(server)}, t.Config.Packages...)
+	args := append([]string{t.Config.HostPython(t.Stage), string(server), string(t.Stage.Strategy)}, t.Config.Packages...)
 	out, err := remote.Output(ctx, h, remote.Script(packagesScript, args...))
 	if err != nil {
 		return p, fmt.Errorf("check installed packages: %w", err)
@@ -128,7 +132,7 @@ func (t *Target) installPackages(ctx context.Context, h *remote.Host, server con
 	}
 	for _, name := range p.missing {
 		if slices.Contains(after.missing, name) {
-			return fmt.Errorf("apt-get installed %s, but the host still lacks %s; if it is python3-venv, check that python: %s in hoist.yml is the interpreter Debian's python3 provides", list, name, t.Config.Python)
+			return fmt.Errorf("apt-get installed %s, but the host still lacks %s; if it is python3-venv, check that python: %s in hoist.yml is the interpreter Debian's python3 provides", list, name, t.Config.HostPython(t.Stage))
 		}
 		u.Step(h.Name, "setup", "package   %s installed", name)
 	}

@@ -21,6 +21,7 @@ func TestCheckPackagesOnThisMachine(t *testing.T) {
 	}
 	tg := &Target{
 		Config: &config.Config{Python: "/nonexistent/python3", Packages: []string{"dpkg", "hoist-no-such-package", "dpkg"}},
+		Stage:  &config.Stage{Strategy: config.ReleaseStrategy},
 		UI:     ui.New(&bytes.Buffer{}, false),
 	}
 	h := &remote.Host{Name: "local", Transport: remote.Local{}, Root: true}

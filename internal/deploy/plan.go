@@ -24,6 +24,9 @@ import (
 // the migration plan) is said as a condition.
 func (t *Target) Plan(ctx context.Context, opts Options) error {
 	c, u := t.Config, t.UI
+	if t.Layout.Container {
+		return fmt.Errorf("deploy --dry-run shows the steps of strategy release; stage %s uses strategy container, which it cannot show yet", t.Stage.Name)
+	}
 	ref := opts.Ref
 	if ref == "" {
 		ref = t.Stage.Ref

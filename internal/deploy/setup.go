@@ -66,6 +66,11 @@ func (t *Target) prepare(ctx context.Context, h *remote.Host) error {
 	if err := t.installPackages(ctx, h, server); err != nil {
 		return err
 	}
+	if t.Stage.Strategy == config.ContainerStrategy {
+		if err := t.startDocker(ctx, h); err != nil {
+			return err
+		}
+	}
 	l := t.Layout
 	args := []string{h.User, l.Root, l.Releases(), l.Venvs(), l.Shared(), l.Run(), l.State()}
 	for _, d := range c.SharedDirs {
@@ -98,4 +103,24 @@ func (t *Target) install(ctx context.Context, h *remote.Host) error {
 	marker, _ := json.Marshal(map[string]string{"fingerprint": t.Site(h).Fingerprint(), "app": t.Config.App})
 	_, err = remote.OutputWithInput(ctx, h, remote.Script(`cat > "$1"`, t.Layout.SetupMarker()), strings.NewReader(string(marker)+"\n"))
 	return err
+}
+
+// startDocker starts the Docker engine and enables it at boot, where the
+// containers' units need it.
+func (t *Target) startDocker(ctx context.Context, h *remote.Host) error {
+	script := `
+if systemctl is-active --quiet docker.service && systemctl is-enabled --quiet docker.service; then echo running; exit 0; fi
+systemctl enable --now docker.service >/dev/null 2>&1 || { systemctl status --no-pager docker.service >&2; exit 1; }
+docker info >/dev/null || exit 1
+echo started`
+	out, err := remote.Output(ctx, h, h.SudoScript(script))
+	if err != nil {
+		return fmt.Errorf("start Docker (systemctl enable --now docker): %w", err)
+	}
+	if strings.TrimSpace(out) == "started" {
+		t.UI.Step(h.Name, "setup", "changed   docker.service started and enabled at boot")
+	} else {
+		t.UI.Step(h.Name, "setup", "unchanged docker.service running")
+	}
+	return nil
 }

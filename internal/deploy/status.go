@@ -122,6 +122,12 @@ func (t *Target) hostStatus(ctx context.Context, h *remote.Host) HostStatus {
 var driftLine = regexp.MustCompile(`^(?:tar: )?(?:\./)?(.+?): (Contents differ|Size differs|File type differs|Symlink differs|Warning: Cannot stat: No such file or directory)$`)
 
 func (t *Target) drift(ctx context.Context, h *remote.Host, rec release.Record) ([]string, error) {
+	if t.Layout.Container {
+		if !t.isWeb(h) {
+			return nil, nil
+		}
+		return t.containerDrift(ctx, h, rec)
+	}
 	script := `[ -f "$2" ] || { echo "missing-artifact"; exit 0; }; cd "$1" && tar -dzf "$2" 2>&1; true`
 	out, err := remote.Output(ctx, h, remote.Script(script, t.Layout.Release(rec.ID), t.Layout.Artifact(rec.Artifact)))
 	if err != nil {
@@ -149,6 +155,53 @@ func (t *Target) drift(ctx context.Context, h *remote.Host, rec release.Record) 
 func isShared(p string, shared []string) bool {
 	for _, s := range shared {
 		if p == s || strings.HasPrefix(p, s+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// containerDrift compares the live web container with its release: the
+// image it runs, and the files changed in it (docker diff) under its
+// project directory, leaving out what is mounted from shared/ and Python's
+// byte-code caches.
+func (t *Target) containerDrift(ctx context.Context, h *remote.Host, rec release.Record) ([]string, error) {
+	name := t.Site(h).ContainerName(rec.ID)
+	script := `docker inspect -f '{{.Image}} {{.Config.WorkingDir}}' "$1" || exit 0; docker diff "$1"`
+	out, err := remote.Output(ctx, h, h.SudoScript(script, name))
+	if err != nil {
+		return nil, err
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	image, workdir, _ := strings.Cut(lines[0], " ")
+	if image == "" {
+		return nil, nil // not running: the service state says so
+	}
+	var files []string
+	if image != rec.Artifact {
+		files = append(files, fmt.Sprintf("the container runs image %s, not the release's %s", release.ShortImageID(image), release.ShortImageID(rec.Artifact)))
+	}
+	shared := append(append([]string{}, t.Config.SharedFiles...), t.Config.SharedDirs...)
+	changed := lines[1:]
+	for _, line := range changed {
+		kind, p, ok := strings.Cut(strings.TrimSpace(line), " ")
+		rel, in := strings.CutPrefix(p, strings.TrimSuffix(workdir, "/")+"/")
+		if !ok || kind == "A" || !in || isShared(rel, shared) || strings.Contains(p, "__pycache__") || isParent(p, changed) {
+			continue
+		}
+		if kind == "D" {
+			rel += " (deleted)"
+		}
+		files = append(files, rel)
+	}
+	return files, nil
+}
+
+// isParent tells whether a path docker diff lists has other entries below
+// it: a directory, changed only by what changed inside.
+func isParent(p string, lines []string) bool {
+	for _, l := range lines {
+		if _, q, _ := strings.Cut(strings.TrimSpace(l), " "); strings.HasPrefix(q, p+"/") {
 			return true
 		}
 	}

@@ -40,7 +40,7 @@ type Target struct {
 // Open connects to every host of the stage at once. If any host cannot be
 // reached, it closes the others and nothing has been changed anywhere.
 func Open(ctx context.Context, c *config.Config, s *config.Stage, dial remote.DialOptions, u *ui.UI) (*Target, error) {
-	t := &Target{Config: c, Stage: s, Layout: release.Layout{Root: c.DeployPath(s)}, UI: u, roles: map[*remote.Host][]config.Role{},
+	t := &Target{Config: c, Stage: s, Layout: release.Layout{Root: c.DeployPath(s), Container: s.Strategy == config.ContainerStrategy}, UI: u, roles: map[*remote.Host][]config.Role{},
 		dial: dial, address: map[*remote.Host]string{}}
 	t.Hosts = make([]*remote.Host, len(s.Hosts))
 	errs := make([]error, len(s.Hosts))

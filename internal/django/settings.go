@@ -62,17 +62,23 @@ func ReadSettings(ctx context.Context, t remote.Transport, l release.Layout, id,
 }
 
 // prepareScript is Prepare's one Django start. Its arguments: where to
-// save the settings, the links to STATIC_ROOT and MEDIA_ROOT, and "history"
-// to read the migration history too.
+// save the settings, the links to STATIC_ROOT and MEDIA_ROOT ("" for
+// none), "history" to read the migration history too, and a directory to
+// collect the static files into instead of STATIC_ROOT ("" for none).
 const prepareScript = "import io, json, os, sys, django\ndjango.setup()\n" + settingsDef + historyDef + `
-saved, static_link, media_link, want_history = sys.argv[1:5]
+saved, static_link, media_link, want_history, collect_into = sys.argv[1:6]
 s = hoist_settings()
 out = {"settings": s, "collectstatic": ""}
 if s["staticfiles"] and s["static_root"]:
     from django.core.management import call_command
     buf = io.StringIO()
     try:
-        call_command("collectstatic", interactive=False, stdout=buf)
+        if collect_into:
+            from django.test.utils import override_settings
+            with override_settings(STATIC_ROOT=collect_into):
+                call_command("collectstatic", interactive=False, stdout=buf)
+        else:
+            call_command("collectstatic", interactive=False, stdout=buf)
     except BaseException:
         sys.stderr.write(buf.getvalue())
         sys.stderr.write("hoist: collectstatic failed\n")
@@ -80,7 +86,7 @@ if s["staticfiles"] and s["static_root"]:
     lines = [l.strip() for l in buf.getvalue().splitlines() if l.strip()]
     out["collectstatic"] = lines[-1] if lines else ""
 for target, link in ((s["static_root"], static_link), (s["media_root"], media_link)):
-    if target:
+    if target and link:
         if os.path.lexists(link + ".tmp"):
             os.remove(link + ".tmp")
         os.symlink(target, link + ".tmp")
@@ -104,7 +110,8 @@ type Prepared struct {
 // a second or more of CPU: it reads and saves the settings hoist acts on,
 // runs collectstatic when the app has static files, points the release's
 // .hoist-static and .hoist-media at STATIC_ROOT and MEDIA_ROOT (the stable
-// paths the web server serves), and with history reads the migration
+// paths the web server serves; with strategy container the static files
+// are collected into .hoist-static), and with history reads the migration
 // history as the release's code sees it.
 func Prepare(ctx context.Context, t remote.Transport, l release.Layout, id, projectDir string, history bool) (Prepared, error) {
 	out, err := remote.Output(ctx, t, PrepareCmd(l, id, projectDir, history))
@@ -146,7 +153,14 @@ func PrepareCmd(l release.Layout, id, projectDir string, history bool) string {
 	if history {
 		want = "history"
 	}
-	return release.Tracked(l, release.Command(l, id, projectDir, "python", "-c", prepareScript, l.SettingsFile(id), l.Static(id), l.Media(id), want))
+	static, media, into := l.Static(id), l.Media(id), ""
+	if l.Container {
+		// STATIC_ROOT and MEDIA_ROOT are paths inside the image. The files
+		// are collected into the release on the host, which its containers
+		// mount at STATIC_ROOT; the deploy links the media.
+		static, media, into = "", "", l.Static(id)
+	}
+	return release.Tracked(l, release.Command(l, id, projectDir, "python", "-c", prepareScript, l.SettingsFile(id), static, media, want, into))
 }
 
 // MigrateCmd is Migrate's command.

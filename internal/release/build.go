@@ -250,8 +250,13 @@ func Tracked(l Layout, cmd string) string {
 }
 
 // Command is a command line that runs argv inside a release: in its project
-// directory, with its venv first on PATH and its environment loaded.
+// directory, with its venv first on PATH and its environment loaded. With
+// strategy container it runs in a one-off container of the release's
+// image, in the image's project directory, with the same environment.
 func Command(l Layout, id, projectDir string, argv ...string) string {
+	if l.Container {
+		return remote.Command(append([]string{"sh", l.ContainerScript(id), "exec"}, argv...)...)
+	}
 	rel := l.Release(id)
 	dir := path.Join(rel, projectDir)
 	venvBin := path.Join(l.Venv(id), "bin")

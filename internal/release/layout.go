@@ -12,7 +12,12 @@ import (
 // Layout is where things live under deploy_to on every host. It is the one
 // place that spells out a server path: scripts, units and sites take their
 // paths from here.
-type Layout struct{ Root string }
+type Layout struct {
+	Root string
+	// Container: each release runs as containers (strategy container),
+	// through its ContainerScript, instead of from its virtualenv.
+	Container bool
+}
 
 func (l Layout) Releases() string         { return path.Join(l.Root, "releases") }
 func (l Layout) Release(id string) string { return path.Join(l.Root, "releases", id) }
@@ -61,6 +66,12 @@ func (l Layout) Venv(id string) string { return path.Join(l.Release(id), ".venv"
 // MEDIA_ROOT.
 func (l Layout) Static(id string) string { return path.Join(l.Release(id), ".hoist-static") }
 func (l Layout) Media(id string) string  { return path.Join(l.Release(id), ".hoist-media") }
+
+// ContainerScript runs the containers of a release of strategy container:
+// its systemd units and every command run in the release call it.
+func (l Layout) ContainerScript(id string) string {
+	return path.Join(l.Release(id), ".hoist-container")
+}
 
 // SettingsFile holds the Django settings hoist acts on, saved when the
 // release was built.

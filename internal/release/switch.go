@@ -48,19 +48,21 @@ func SwitchCmd(l Layout, id string, withSocket bool) (string, error) {
 }
 
 // removeScript deletes releases and everything hoist keeps for them: after
-// current, groups of four paths (release dir, env file, record, socket).
-// It refuses an invalid id and the release current points to, whatever
-// the caller believed: a clean-up after a failed revert must not delete
-// what the host serves.
+// current, groups of five paths (release dir, env file, record, socket,
+// container script). A release of strategy container has its script
+// remove its containers and image first. It refuses an invalid id and the
+// release current points to, whatever the caller believed: a clean-up
+// after a failed revert must not delete what the host serves.
 const removeScript = IDCheck + `
 set -e
 cur=$(readlink "$1" || true); shift
 i=0
 for p in "$@"; do
-	if [ $((i % 4)) -eq 0 ]; then
+	if [ $((i % 5)) -eq 0 ]; then
 		valid_id "${p##*/}" || { echo "refusing to remove '$p': not a release" >&2; exit 1; }
 		[ "${p##*/}" != "${cur##*/}" ] || { echo "refusing to remove ${p##*/}: current points to it" >&2; exit 1; }
 	fi
+	if [ $((i % 5)) -eq 4 ] && [ -f "$p" ]; then sh "$p" remove; fi
 	i=$((i + 1))
 done
 rm -rf "$@"
@@ -89,7 +91,7 @@ func RemoveCmd(l Layout, ids ...string) (string, error) {
 	}
 	args := []string{l.Current()}
 	for _, id := range ids {
-		args = append(args, l.Release(id), l.EnvFile(id), l.StateFile(id), l.Socket(id))
+		args = append(args, l.Release(id), l.EnvFile(id), l.StateFile(id), l.Socket(id), l.ContainerScript(id))
 	}
 	return remote.Script(removeScript, args...), nil
 }

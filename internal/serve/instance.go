@@ -16,11 +16,21 @@ import (
 // the start.
 func StartCmd(h *remote.Host, s Site, id string) string {
 	script := `
-systemctl stop "$2.timer" 2>/dev/null
-for i in $(seq 600); do systemctl is-active --quiet "$2.service" || break; sleep 0.1; done
-systemctl reset-failed "$1.service" "$1.socket" 2>/dev/null
-systemctl start "$1.socket" "$1.service" || { sleep 1; systemctl start "$1.socket" "$1.service"; }`
-	return h.SudoScript(script, s.Instance(id), s.stopTimer(id))
+timer=$1; shift
+systemctl stop "$timer.timer" 2>/dev/null
+for i in $(seq 600); do systemctl is-active --quiet "$timer.service" || break; sleep 0.1; done
+systemctl reset-failed "$@" 2>/dev/null
+systemctl start "$@" || { sleep 1; systemctl start "$@"; }`
+	return h.SudoScript(script, append([]string{s.stopTimer(id)}, s.instanceUnits(id)...)...)
+}
+
+// instanceUnits are the units of release id's web instance: its socket
+// (strategy release) and its service.
+func (s Site) instanceUnits(id string) []string {
+	if s.Container {
+		return []string{s.Instance(id) + ".service"}
+	}
+	return []string{s.Instance(id) + ".socket", s.Instance(id) + ".service"}
 }
 
 // Stop stops release instances now. gunicorn gets SIGTERM and finishes the
@@ -31,7 +41,7 @@ func Stop(ctx context.Context, h *remote.Host, s Site, ids ...string) error {
 	}
 	argv := []string{"systemctl", "stop"}
 	for _, id := range ids {
-		argv = append(argv, s.Instance(id)+".service", s.Instance(id)+".socket")
+		argv = append(argv, s.instanceUnits(id)...)
 	}
 	_, err := remote.Output(ctx, h, h.Sudo(argv...))
 	return err
@@ -47,24 +57,36 @@ func (s Site) stopTimer(id string) string { return s.Unit() + "-stop-" + id }
 // spares a daemon-reload, most of a second on a busy host.
 const retireScript = `
 set -e
-unit=$1 live=$2 delay=$3; shift 3
+unit=$1 live=$2 delay=$3 socket=$4; shift 4
 for f in /etc/systemd/system/sockets.target.wants/$unit@*.socket /etc/systemd/system/multi-user.target.wants/$unit@*.service; do
 	[ -e "$f" ] || [ -L "$f" ] || continue
 	case "$f" in *"@$live."*) ;; *) rm -f "$f" ;; esac
 done
-systemctl enable --quiet --no-reload "$unit@$live.socket" "$unit@$live.service"
+if [ "$socket" = yes ]; then
+	systemctl enable --quiet --no-reload "$unit@$live.socket" "$unit@$live.service"
+else
+	systemctl enable --quiet --no-reload "$unit@$live.service"
+fi
 for id in "$@"; do
 	t="$unit-stop-$id"
 	systemctl stop "$t.timer" "$t.service" 2>/dev/null || true
 	systemctl reset-failed "$t.timer" "$t.service" 2>/dev/null || true
-	systemd-run --quiet --collect --unit="$t" --on-active="$delay" systemctl stop "$unit@$id.service" "$unit@$id.socket"
+	if [ "$socket" = yes ]; then
+		systemd-run --quiet --collect --unit="$t" --on-active="$delay" systemctl stop "$unit@$id.service" "$unit@$id.socket"
+	else
+		systemd-run --quiet --collect --unit="$t" --on-active="$delay" systemctl stop "$unit@$id.service"
+	fi
 done
 `
 
 // RetireCmd makes live the instance that starts at boot and stops the
 // others once their sockets have drained.
 func RetireCmd(h *remote.Host, s Site, live string, others []string) string {
-	args := append([]string{s.Unit(), live, strconv.Itoa(int(DrainTime / time.Second))}, others...)
+	socket := "yes"
+	if s.Container {
+		socket = "no"
+	}
+	args := append([]string{s.Unit(), live, strconv.Itoa(int(DrainTime / time.Second)), socket}, others...)
 	return h.SudoScript(retireScript, args...)
 }
 

@@ -70,8 +70,12 @@ func (s Site) processFiles() ([]File, error) {
 			EnvName     string
 			StopSeconds int
 		}{view{Site: s, L: s.layout()}, p, ProcessEnv(p.Name), int(p.StopTimeout / time.Second)}
+		t := processUnit
+		if s.Container {
+			t = containerProcessUnit
+		}
 		var b bytes.Buffer
-		if err := processUnit.Execute(&b, v); err != nil {
+		if err := t.Execute(&b, v); err != nil {
 			return nil, fmt.Errorf("process %s: %w", p.Name, err)
 		}
 		files = append(files, File{Path: "/etc/systemd/system/" + s.ProcessUnit(p.Name) + "@.service", Content: b.Bytes(), Mode: "0644"})

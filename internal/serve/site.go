@@ -26,13 +26,14 @@ type Site struct {
 	Web        config.Web
 	Domains    []string
 	Processes  []*config.Process // the ones this host runs
+	Container  bool              // strategy container: each release runs as containers
 }
 
 // NewSite gathers the site of one stage as run by user.
 func NewSite(c *config.Config, s *config.Stage, user string) Site {
 	return Site{
-		App: c.App, Root: c.DeployPath(s), User: user, ProjectDir: c.ProjectDir, WSGI: c.WSGI, Python: c.Python,
-		Gunicorn: c.Gunicorn, Web: c.Web, Domains: c.Domains(s),
+		App: c.App, Root: c.DeployPath(s), User: user, ProjectDir: c.ProjectDir, WSGI: c.WSGI, Python: c.HostPython(s),
+		Gunicorn: c.Gunicorn, Web: c.Web, Domains: c.Domains(s), Container: s.Strategy == config.ContainerStrategy,
 	}
 }
 
@@ -43,7 +44,7 @@ func (s Site) Unit() string { return "hoist-" + s.App }
 // Instance is the service of one release.
 func (s Site) Instance(id string) string { return s.Unit() + "@" + id }
 
-func (s Site) layout() release.Layout { return release.Layout{Root: s.Root} }
+func (s Site) layout() release.Layout { return release.Layout{Root: s.Root, Container: s.Container} }
 
 // WebGroup is the group the web server runs as; it must reach the sockets.
 func (s Site) WebGroup() string {
@@ -76,6 +77,9 @@ func (s Site) Files() ([]File, error) {
 	specs := []spec{
 		{"/etc/systemd/system/" + s.Unit() + "@.socket", socketUnit},
 		{"/etc/systemd/system/" + s.Unit() + "@.service", serviceUnit},
+	}
+	if s.Container {
+		specs = []spec{{"/etc/systemd/system/" + s.Unit() + "@.service", containerUnit}}
 	}
 	switch s.Web.Server {
 	case config.Nginx:

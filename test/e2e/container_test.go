@@ -1,0 +1,224 @@
+package e2e
+
+import (
+	"archive/tar"
+	"context"
+	"encoding/json"
+	"io"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hoistdeploy/hoist/test/fleet"
+)
+
+// containerYML is notesYML for strategy container, built on base.
+func containerYML(domain, hosts, stageEnv, base string) string {
+	yml := notesYML(domain, hosts, stageEnv)
+	yml = strings.Replace(yml, "system_site_packages: true\nrequirements: requirements.txt\n",
+		"strategy: container\ncontainer:\n  build_args:\n    BASE: "+base+"\n", 1)
+	return yml
+}
+
+// rxBytes is what a host's network interface has received so far: every
+// byte hoist sent it over SSH is in there.
+func rxBytes(t *testing.T, h *fleet.Host) int64 {
+	n, err := strconv.ParseInt(sh(t, h, "cat /sys/class/net/eth0/statistics/rx_bytes"), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// topLayerSize is the size of the layer tar of the image's last layer, as
+// docker save writes it on this machine.
+func topLayerSize(t *testing.T, ref string) int64 {
+	t.Helper()
+	cmd := exec.Command("docker", "save", ref)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	sizes := map[string]int64{}
+	var manifest []struct{ Layers []string }
+	tr := tar.NewReader(out)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		sizes[hdr.Name] = hdr.Size
+		if hdr.Name == "manifest.json" {
+			if err := json.NewDecoder(tr).Decode(&manifest); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if len(manifest) != 1 || len(manifest[0].Layers) == 0 {
+		t.Fatalf("docker save %s: odd manifest %+v", ref, manifest)
+	}
+	return sizes[manifest[0].Layers[len(manifest[0].Layers)-1]]
+}
+
+var sentLine = regexp.MustCompile(`sent (\d+) KiB \((\d+) of (\d+) layers\)`)
+
+// Strategy container on three hosts sharing PostgreSQL, each with its own
+// Docker engine: setup starts Docker; the first deploy ships the whole
+// image once per host, a code-only change ships the changed layer and
+// little more, the same image again ships nothing; pages, static files and
+// data work; deploy and rollback under load fail no request; a container
+// that crashes is never switched to; the secret is in no image.
+func TestContainerStrategy(t *testing.T) {
+	t.Parallel()
+	skipShort(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	base, err := fleet.PythonBase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const domain = "boxed.test"
+	hosts := shared.Hosts
+	a := newApp(t, shared, "notes", "boxed", containerYML(domain, hostList(hosts...), "      DATABASE_URL: \""+createDB(t, "boxed")+"\"", base))
+
+	out := a.mustHoist("setup", "prod")
+	if !strings.Contains(out, "docker.service") {
+		t.Errorf("setup said nothing of Docker:\n%s", out)
+	}
+	if out := a.mustHoist("setup", "prod"); strings.Contains(out, " changed ") {
+		t.Errorf("a second setup changed something:\n%s", out)
+	}
+
+	// The first deploy sends every host the whole image.
+	before := map[*fleet.Host]int64{}
+	for _, h := range hosts {
+		before[h] = rxBytes(t, h)
+	}
+	out = a.mustHoist("deploy", "prod")
+	expectServing(t, hosts, domain, "version: v1")
+	ref := "hoist-boxed:" + sh(t, hosts[0], "basename $(readlink /srv/boxed/current)")
+	imageSize, err := strconv.ParseInt(strings.TrimSpace(mustRun(t, "docker", "image", "inspect", "-f", "{{.Size}}", ref)), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range hosts {
+		got := rxBytes(t, h) - before[h]
+		t.Logf("%s: first deploy received %d KiB; the image is %d KiB", h.Name, got/1024, imageSize/1024)
+		if got < imageSize/2 {
+			t.Errorf("%s: the first deploy received %d bytes, less than half the image (%d)", h.Name, got, imageSize)
+		}
+		if code, css := get(t, h, domain, "/static/board/site.css"); code != 200 || !strings.Contains(css, "{") {
+			t.Errorf("%s: static css = %d %.80q", h.Name, code, css)
+		}
+	}
+	if code := post(t, hosts[1], domain, "/api/notes", "text=kept+across+containers"); code != 201 {
+		t.Fatalf("POST note via web2 = %d", code)
+	}
+
+	// A code-only change sends the changed layer and not much more.
+	a.write("VERSION", "v2\n")
+	a.commit("v2")
+	for _, h := range hosts {
+		before[h] = rxBytes(t, h)
+	}
+	out = a.mustHoist("deploy", "prod")
+	expectServing(t, hosts, domain, "version: v2")
+	ref = "hoist-boxed:" + sh(t, hosts[0], "basename $(readlink /srv/boxed/current)")
+	layer := topLayerSize(t, ref)
+	if m := sentLine.FindAllStringSubmatch(out, -1); len(m) != len(hosts) || m[0][2] != "1" {
+		t.Errorf("want each host sent one layer, got %q", m)
+	}
+	for _, h := range hosts {
+		got := rxBytes(t, h) - before[h]
+		// The rest of the deploy (commands, health checks, database
+		// answers) is a few dozen KiB.
+		limit := layer*11/10 + 96*1024
+		t.Logf("%s: code-only deploy received %d KiB; the changed layer is %d KiB (limit %d KiB)", h.Name, got/1024, layer/1024, limit/1024)
+		if got > limit {
+			t.Errorf("%s: received %d bytes for a %d-byte layer", h.Name, got, layer)
+		}
+		if _, body := get(t, h, domain, "/api/notes"); !strings.Contains(body, "kept across containers") {
+			t.Errorf("%s: the note written before the deploy is gone: %s", h.Name, body)
+		}
+	}
+
+	// The same commit again is the same image: nothing to send.
+	out = a.mustHoist("deploy", "prod")
+	if n := strings.Count(out, "image already there: sent nothing"); n != len(hosts) {
+		t.Errorf("redeploying the same image: %d hosts sent nothing, want %d:\n%s", n, len(hosts), out)
+	}
+
+	// Deploy and rollback under load.
+	a.write("VERSION", "v3\n")
+	a.commit("v3")
+	l := startLoad(t, hosts, domain, 2)
+	time.Sleep(time.Second)
+	a.mustHoist("deploy", "prod")
+	time.Sleep(2 * time.Second)
+	l.finish(t, "container deploy")
+	expectServing(t, hosts, domain, "version: v3")
+
+	l = startLoad(t, hosts, domain, 2)
+	time.Sleep(time.Second)
+	start := time.Now()
+	out = a.mustHoist("rollback", "prod")
+	t.Logf("rollback took %s", time.Since(start).Round(time.Millisecond))
+	time.Sleep(2 * time.Second)
+	l.finish(t, "container rollback")
+	expectServing(t, hosts, domain, "version: v2")
+	if strings.Contains(out, "sent ") {
+		t.Errorf("a rollback shipped something:\n%s", out)
+	}
+
+	// A container that crashes at start is never switched to.
+	a.write("notes/wsgi.py", "raise RuntimeError('this release cannot start')\n")
+	a.commit("broken")
+	out, code := a.hoist("deploy", "prod")
+	if code == 0 || !strings.Contains(out, "health") {
+		t.Errorf("deploying a crashing container: exit %d:\n%s", code, out)
+	}
+	expectServing(t, hosts, domain, "version: v2")
+	a.git("revert", "--no-edit", "HEAD")
+
+	// Secrets: a 0600 file on the host, in no image.
+	for _, h := range hosts {
+		live := sh(t, h, "basename $(readlink /srv/boxed/current)")
+		if mode := sh(t, h, "stat -c %a /srv/boxed/.hoist/env/"+live+".env"); mode != "600" {
+			t.Errorf("%s: env file mode %s, want 600", h.Name, mode)
+		}
+		img := sh(t, h, "docker inspect -f '{{.Image}}' hoist-boxed-"+live)
+		if s := sh(t, h, "docker history --no-trunc "+img+"; docker image inspect "+img); strings.Contains(s, testSecret) {
+			t.Errorf("%s: the secret is in the image", h.Name)
+		}
+	}
+
+	out = a.mustHoist("releases", "prod")
+	if !strings.Contains(out, "IMAGE") {
+		t.Errorf("releases lists no images:\n%s", out)
+	}
+	if out := a.mustHoist("manage", "prod", "showmigrations", "board"); !strings.Contains(out, "[X]") {
+		t.Errorf("manage showmigrations in the container:\n%s", out)
+	}
+	a.mustHoist("status", "prod")
+}
+
+func mustRun(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+	return string(out)
+}
+
+
