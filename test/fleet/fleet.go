@@ -350,6 +350,10 @@ func (h *Host) create(ctx context.Context, img, pubKey string, keep bool) error 
 		"--security-opt", "seccomp=unconfined",
 		"-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
 		"--tmpfs", "/run", "--tmpfs", "/run/lock",
+		// The host's own Docker engine keeps its images here: a volume, not
+		// the container's overlay filesystem, on which the inner engine
+		// could not use overlay2. Destroy removes it (rm -v).
+		"-v", "/var/lib/docker",
 		// systemd shuts down cleanly on SIGRTMIN+3; SIGTERM would only make
 		// it re-execute, and docker stop would wait 10s to kill it.
 		"--stop-signal", "SIGRTMIN+3",

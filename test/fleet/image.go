@@ -18,25 +18,28 @@ import (
 	"time"
 )
 
-// The image recipe is embedded so its hash (the image tag) does not depend on
-// the working directory of whichever test binary asks for the image.
+// The image recipes are embedded so their hashes (the image tags) do not
+// depend on the working directory of whichever test binary asks for them.
 //
-//go:embed image
+//go:embed image pybase rootfs
 var recipe embed.FS
+
+// sharedRecipe is sourced by both recipes; it goes beside their scripts.
+const sharedRecipe = "rootfs"
 
 // ImageRepo is the docker repository of host images; the tag is ImageTag().
 const ImageRepo = "hoist-fleet"
 
-// ImageTag hashes every file of the recipe (names and contents): the image is
-// rebuilt exactly when the recipe changes.
-func ImageTag() string {
-	var names []string
-	_ = fs.WalkDir(recipe, "image", func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			names = append(names, p)
-		}
-		return err
-	})
+// PythonBaseRepo is the docker repository of PythonBase images.
+const PythonBaseRepo = "hoist-pybase"
+
+// ImageTag hashes every file of the host image's recipe (names and
+// contents): the image is rebuilt exactly when the recipe changes.
+func ImageTag() string { return recipeTag("image") }
+
+// recipeTag hashes every file of the recipe in dir and of the shared one.
+func recipeTag(dir string) string {
+	names := recipeFiles(dir)
 	sort.Strings(names)
 	h := sha256.New()
 	for _, n := range names {
@@ -100,77 +103,117 @@ func dockerUp(ctx context.Context) bool {
 }
 
 // EnsureImage returns the host image for the current recipe, building it if
-// missing. A flock serialises builds across concurrent test binaries
-// (`go test ./...` runs packages in parallel): the second one waits, then
-// finds the image there.
+// missing.
 func EnsureImage(ctx context.Context) (string, error) {
 	img := Image()
+	if err := ensureBuilt(ctx, img, "image", "build-image.sh", "rootfs"); err != nil {
+		return "", err
+	}
+	return img, nil
+}
+
+// PythonBase returns the base image of the fleet's container apps, built
+// on this machine's engine if missing: Debian bookworm (minbase) with
+// python3, Django, gunicorn and psycopg2, imported from a debootstrap
+// directory since nothing can be pulled here.
+func PythonBase(ctx context.Context) (string, error) {
+	if err := EnsureEngine(ctx); err != nil {
+		return "", err
+	}
+	img := PythonBaseRepo + ":" + recipeTag("pybase")
+	if err := ensureBuilt(ctx, img, "pybase", "build-pybase.sh", "rootfs-pybase"); err != nil {
+		return "", err
+	}
+	return img, nil
+}
+
+// ensureBuilt builds img with the recipe in dir (running its script) unless
+// the engine has it, then drops the images of the recipe's earlier
+// versions. A flock serialises builds across concurrent test binaries
+// (`go test ./...` runs packages in parallel): the second one waits, then
+// finds the image there. The same lock guards the shared .deb cache.
+func ensureBuilt(ctx context.Context, img, dir, script, rootfs string) error {
 	if imageExists(ctx, img) {
-		return img, nil
+		return nil
 	}
 	lock, err := os.OpenFile(filepath.Join(cacheDir(), "build.lock"), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
-		return "", err
+		return err
 	}
 	defer lock.Close() // closing releases the flock
 	if err := flock(ctx, lock); err != nil {
-		return "", err
+		return err
 	}
 	if imageExists(ctx, img) {
-		return img, nil
+		return nil
 	}
 
 	// Write the embedded recipe to disk for bash to run.
-	dir, err := os.MkdirTemp("", "hoist-fleet-recipe")
+	tmp, err := os.MkdirTemp("", "hoist-fleet-recipe")
 	if err != nil {
-		return "", err
+		return err
 	}
-	defer os.RemoveAll(dir)
-	err = fs.WalkDir(recipe, "image", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
+	defer os.RemoveAll(tmp)
+	for _, p := range recipeFiles(dir) {
 		b, err := recipe.ReadFile(p)
 		if err != nil {
 			return err
 		}
-		return os.WriteFile(filepath.Join(dir, filepath.Base(p)), b, 0o755)
-	})
-	if err != nil {
-		return "", err
+		if err := os.WriteFile(filepath.Join(tmp, filepath.Base(p)), b, 0o755); err != nil {
+			return err
+		}
 	}
-	logPath := filepath.Join(cacheDir(), "build-"+ImageTag()+".log")
+	logPath := filepath.Join(cacheDir(), "build-"+strings.ReplaceAll(img, ":", "-")+".log")
 	logf, err := os.Create(logPath)
 	if err != nil {
-		return "", err
+		return err
 	}
 	defer logf.Close()
-	cmd := exec.CommandContext(ctx, "bash", filepath.Join(dir, "build-image.sh"), img)
+	cmd := exec.CommandContext(ctx, "bash", filepath.Join(tmp, script), img)
 	cmd.Env = append(os.Environ(),
 		"HOIST_FLEET_DEB_CACHE="+filepath.Join(cacheDir(), "debs"),
-		"HOIST_FLEET_ROOTFS="+filepath.Join(cacheDir(), "rootfs"))
+		"HOIST_FLEET_ROOTFS="+filepath.Join(cacheDir(), rootfs))
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// On cancel, kill debootstrap and all, not just bash: a lone orphan would
 	// go on writing into the rootfs the next build clears.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	start := time.Now()
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("building %s failed (%v); log %s:\n%s", img, err, logPath, tail(logPath, 30))
+		return fmt.Errorf("building %s failed (%v); log %s:\n%s", img, err, logPath, tail(logPath, 30))
 	}
-	removeOldImages(ctx)
-	return img, nil
+	fmt.Fprintf(logf, ">>> took %s\n", time.Since(start).Round(time.Second))
+	removeOldImages(ctx, img)
+	return nil
 }
 
-// removeOldImages drops images of earlier recipes (600+ MB each). One still
-// used by a container stays: docker refuses, and we ignore that.
-func removeOldImages(ctx context.Context) {
-	out, err := docker(ctx, "images", ImageRepo, "--format", "{{.Repository}}:{{.Tag}}")
+// recipeFiles lists the embedded files of the recipe in dir and of the
+// shared one.
+func recipeFiles(dir string) []string {
+	var names []string
+	for _, d := range []string{dir, sharedRecipe} {
+		_ = fs.WalkDir(recipe, d, func(p string, e fs.DirEntry, err error) error {
+			if err == nil && !e.IsDir() {
+				names = append(names, p)
+			}
+			return err
+		})
+	}
+	return names
+}
+
+// removeOldImages drops the images of earlier recipes of img's repository
+// (the host image is 600+ MB). One still used by a container stays: docker
+// refuses, and we ignore that.
+func removeOldImages(ctx context.Context, img string) {
+	repo, _, _ := strings.Cut(img, ":")
+	out, err := docker(ctx, "images", repo, "--format", "{{.Repository}}:{{.Tag}}")
 	if err != nil {
 		return
 	}
-	for _, img := range strings.Fields(out) {
-		if img != Image() {
-			_, _ = docker(ctx, "rmi", img)
+	for _, old := range strings.Fields(out) {
+		if old != img {
+			_, _ = docker(ctx, "rmi", old)
 		}
 	}
 }

@@ -1,20 +1,20 @@
 #!/bin/bash
 # Builds the hoist test fleet's host image: a minimal Debian bookworm with
-# systemd as PID 1, sshd, nginx, caddy, python3/Django/gunicorn and PostgreSQL,
-# all from Debian (no registry can be pulled from on our machines).
+# systemd as PID 1, sshd, nginx, caddy, python3/Django/gunicorn, PostgreSQL and
+# a Docker engine (not started at boot), all from Debian (no registry can be
+# pulled from on our machines).
 #
 # Usage: build-image.sh IMAGE[:TAG]
 # The Go package test/fleet calls this with a tag that hashes every file in
-# this directory, so edit anything here and the image is rebuilt.
+# this directory and in ../rootfs, so edit anything there and the image is
+# rebuilt.
 #
-# Env: HOIST_FLEET_DEB_CACHE=DIR  keep downloaded .debs there (faster rebuilds)
-#      HOIST_FLEET_ROOTFS=DIR     build the root filesystem there (default: a temp dir)
-#      HOIST_FLEET_MIRROR=URL     Debian mirror (debootstrap's default otherwise)
+# Env: see rootfs.sh (the Go side puts it beside this script).
 set -euo pipefail
-export LC_ALL=C.UTF-8 # for the chroot's tools; the host's locale may not exist there
 
 image=${1:?usage: build-image.sh IMAGE[:TAG]}
 here=$(cd "$(dirname "$0")" && pwd)
+source "$here/rootfs.sh"
 
 packages=(
 	systemd systemd-sysv dbus
@@ -28,32 +28,13 @@ packages=(
 	# Redis as Celery's broker on the db host, Celery and django-compressor
 	# from Debian.
 	redis-server python3-celery python3-redis python3-django-compressor
+	# The container strategy: each host runs its own engine, which hoist
+	# setup starts (it is off at boot, as on a server that never ran it).
+	docker.io
 	ca-certificates iproute2 procps curl less
 )
 
-# Not /tmp on a tmpfs: debootstrap needs device nodes and suid to work.
-# HOIST_FLEET_ROOTFS is a fixed directory (the Go side holds a lock on it):
-# whatever a killed build left there is cleared first.
-root=${HOIST_FLEET_ROOTFS:-$(mktemp -d "${TMPDIR:-/var/tmp}/hoist-fleet-rootfs.XXXXXX")}
-cleanup() {
-	# debootstrap may leave /proc and /sys mounted if it dies half-way.
-	umount -R "$root/proc" "$root/sys" "$root/dev/pts" 2>/dev/null || true
-	rm -rf --one-file-system "$root"
-}
-cleanup
-trap cleanup EXIT
-# mktemp makes it 0700: that would become the image's / and lock out every
-# user but root (postgres's initdb, for one).
-mkdir -p "$root"
-chmod 0755 "$root"
-
-opts=(--variant=minbase "--include=$(IFS=,; echo "${packages[*]}")")
-if [ -n "${HOIST_FLEET_DEB_CACHE:-}" ]; then
-	mkdir -p "$HOIST_FLEET_DEB_CACHE"
-	opts+=("--cache-dir=$(cd "$HOIST_FLEET_DEB_CACHE" && pwd)")
-fi
-echo ">>> debootstrap ${opts[*]} bookworm $root"
-debootstrap "${opts[@]}" bookworm "$root" ${HOIST_FLEET_MIRROR:-}
+make_rootfs "${packages[@]}"
 
 in_root() { chroot "$root" "$@"; }
 
@@ -84,6 +65,13 @@ in_root systemctl enable ssh-hostkeys.service ssh.service
 # server has it.
 in_root systemctl disable postgresql.service caddy.service redis-server.service
 in_root systemctl enable nginx.service
+# Docker is installed but off: hoist setup must start it. Its containerd
+# stays off too until docker asks for it (docker.service wants it).
+in_root systemctl disable docker.service docker.socket containerd.service
+# The hosts' engine runs without iptables, like the one running the fleet:
+# iptables cannot be used on our machines.
+install -d -m 0755 "$root/etc/docker"
+echo '{"iptables": false}' >"$root/etc/docker/daemon.json"
 pgconf=$(echo "$root"/etc/postgresql/*/main)
 sed -i "s/^#\?listen_addresses = .*/listen_addresses = '*'/" "$pgconf/postgresql.conf"
 # initdb picks the first free port at install time, and debootstrap's chroot
@@ -109,11 +97,7 @@ rm -f "$root/var/lib/dbus/machine-id"
 : >"$root/etc/resolv.conf"
 echo localhost >"$root/etc/hostname"
 
-# Smaller image: no apt caches or lists (the fleet has no internet anyway), no docs.
-in_root apt-get clean
-rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin \
-	"$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/info/* \
-	"$root"/var/log/*.log "$root"/var/log/apt/* "$root"/tmp/* "$root"/var/tmp/*
+slim_rootfs
 
 echo ">>> importing as $image"
 # (docker 20.10's import refuses STOPSIGNAL: the fleet passes --stop-signal.)
