@@ -45,10 +45,10 @@ func (d *deployRun) buildImage(ctx context.Context) error {
 	if out, err := exec.CommandContext(ctx, "tar", "-xzf", d.art.Path, "-C", src).CombinedOutput(); err != nil {
 		return fmt.Errorf("unpack commit %.7s: %v: %s", d.art.Commit, err, out)
 	}
-	ref := c.App + ":" + d.id
+	ref := "hoist-" + c.App + ":" + d.id
 	u.Info("building image %s (docker build -f %s %s)", ref, c.Container.Dockerfile, c.Container.Context)
 	img, err := container.Build(ctx, container.BuildOptions{Dir: src, Dockerfile: c.Container.Dockerfile, Context: c.Container.Context,
-		Args: c.Container.BuildArgs, Ref: "hoist-" + ref})
+		Args: c.Container.BuildArgs, Ref: ref})
 	if err != nil {
 		return fmt.Errorf("build the image: %w", err)
 	}
@@ -60,7 +60,7 @@ func (d *deployRun) buildImage(ctx context.Context) error {
 	if err := release.MountPath(d.image.workdir); err != nil {
 		return fmt.Errorf("the image's project directory %w", err)
 	}
-	if d.image.archive, err = container.Save(ctx, img, filepath.Join(dir, "image")); err != nil {
+	if d.image.archive, err = container.Save(ctx, img, dir); err != nil {
 		return fmt.Errorf("save the image: %w", err)
 	}
 	u.Info("image %s built: %s, %d MiB in %d layers", ref, release.ShortImageID(img.ID), img.Size>>20, len(img.Layers))
@@ -94,7 +94,7 @@ func (d *deployRun) shipImage(ctx context.Context) error {
 // staticRoot is "" until the settings are known.
 func (d *deployRun) containerRun(staticRoot string) serve.ContainerRun {
 	c := d.t.Config
-	return serve.ContainerRun{Image: d.image.img.ID, Ref: "hoist-" + c.App + ":" + d.id, Python: c.Python, Workdir: d.image.workdir,
+	return serve.ContainerRun{Image: d.image.img.ID, Ref: d.image.img.Ref, Python: c.Python, Workdir: d.image.workdir,
 		StaticRoot: staticRoot, SharedFiles: c.SharedFiles, SharedDirs: c.SharedDirs}
 }
 

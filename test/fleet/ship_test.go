@@ -110,9 +110,11 @@ func TestShipImageLayers(t *testing.T) {
 		return a, sent
 	}
 
+	// The stream is gzipped: a Debian base with Python compresses to about
+	// a third.
 	a1, sent := ship("1")
-	if baseSize := a1.Layers[0].Size; sent < baseSize {
-		t.Errorf("first ship sent %d bytes, less than the base layer's %d", sent, baseSize)
+	if baseSize := a1.Layers[0].Size; sent < baseSize/5 {
+		t.Errorf("first ship sent %d bytes, too little for the base layer's %d even compressed", sent, baseSize)
 	}
 
 	a2, sent := ship("2")

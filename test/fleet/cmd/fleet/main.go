@@ -3,6 +3,7 @@
 //
 //	fleet up [-n N] [--db] --home DIR   # prints the fleet as JSON, saves DIR/fleet.json
 //	fleet down --home DIR               # removes the fleet saved in DIR
+//	fleet pybase                        # builds (once) the python base image for container apps, prints its name
 //
 // Run hoist against it with HOME=DIR (DIR/.ssh has the config, key and known_hosts).
 package main
@@ -29,6 +30,8 @@ func main() {
 		err = up(os.Args[2:])
 	case "down":
 		err = down(os.Args[2:])
+	case "pybase":
+		err = pybase()
 	default:
 		usage()
 	}
@@ -39,7 +42,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: fleet up [-n N] [--db] --home DIR | fleet down --home DIR")
+	fmt.Fprintln(os.Stderr, "usage: fleet up [-n N] [--db] --home DIR | fleet down --home DIR | fleet pybase")
 	os.Exit(2)
 }
 
@@ -94,4 +97,15 @@ func down(args []string) error {
 		return err
 	}
 	return os.Remove(filepath.Join(*home, "fleet.json"))
+}
+
+func pybase() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	ref, err := fleet.PythonBase(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Println(ref)
+	return nil
 }
