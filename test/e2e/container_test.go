@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"archive/tar"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"io"
@@ -89,7 +90,29 @@ func TestContainerStrategy(t *testing.T) {
 	}
 	const domain = "boxed.test"
 	hosts := shared.Hosts
-	a := newApp(t, shared, "notes", "boxed", containerYML(domain, hostList(hosts...), "      DATABASE_URL: \""+createDB(t, "boxed")+"\"", base))
+	// A background process, a build and a release command, each leaving a
+	// file named after its release in the shared media dir.
+	yml := containerYML(domain, hostList(hosts...), "      DATABASE_URL: \""+createDB(t, "boxed")+"\"", base) + `
+processes:
+  beat:
+    command: sh -c 'while true; do date > media/beat-$HOIST_RELEASE; sleep 1; done'
+    stop_timeout: 2s
+build: ["touch media/build-$HOIST_RELEASE-$(hostname)"]
+release: ["touch media/release-$HOIST_RELEASE"]
+`
+	a := newApp(t, shared, "notes", "boxed", yml)
+	live := func() string { return sh(t, hosts[0], "basename $(readlink /srv/boxed/current)") }
+	// media holds the files of the release that runs now.
+	ran := func(id string) {
+		t.Helper()
+		media := "/srv/boxed/shared/media/"
+		for _, h := range hosts {
+			sh(t, h, "test -f "+media+"build-"+id+"-"+h.Name)
+		}
+		sh(t, hosts[0], "test -f "+media+"release-"+id)
+		// The process runs on the primary only, and writes every second.
+		sh(t, hosts[0], "sleep 1.5; test $(( $(date +%s) - $(stat -c %Y "+media+"beat-"+id+") )) -le 3")
+	}
 
 	out := a.mustHoist("setup", "prod")
 	if !strings.Contains(out, "docker.service") {
@@ -106,16 +129,16 @@ func TestContainerStrategy(t *testing.T) {
 	}
 	out = a.mustHoist("deploy", "prod")
 	expectServing(t, hosts, domain, "version: v1")
-	ref := "hoist-boxed:" + sh(t, hosts[0], "basename $(readlink /srv/boxed/current)")
-	imageSize, err := strconv.ParseInt(strings.TrimSpace(mustRun(t, "docker", "image", "inspect", "-f", "{{.Size}}", ref)), 10, 64)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ran(live())
+	ref := "hoist-boxed:" + live()
+	// hoist gzips what it sends: the whole image, gzipped, is the least a
+	// host that had none of it can have received.
+	whole := gzippedImage(t, ref)
 	for _, h := range hosts {
 		got := rxBytes(t, h) - before[h]
-		t.Logf("%s: first deploy received %d KiB; the image is %d KiB", h.Name, got/1024, imageSize/1024)
-		if got < imageSize/2 {
-			t.Errorf("%s: the first deploy received %d bytes, less than half the image (%d)", h.Name, got, imageSize)
+		t.Logf("%s: first deploy received %d KiB; the image gzipped is %d KiB", h.Name, got/1024, whole/1024)
+		if got < whole {
+			t.Errorf("%s: the first deploy received %d bytes, less than the gzipped image (%d)", h.Name, got, whole)
 		}
 		if code, css := get(t, h, domain, "/static/board/site.css"); code != 200 || !strings.Contains(css, "{") {
 			t.Errorf("%s: static css = %d %.80q", h.Name, code, css)
@@ -133,7 +156,7 @@ func TestContainerStrategy(t *testing.T) {
 	}
 	out = a.mustHoist("deploy", "prod")
 	expectServing(t, hosts, domain, "version: v2")
-	ref = "hoist-boxed:" + sh(t, hosts[0], "basename $(readlink /srv/boxed/current)")
+	ref = "hoist-boxed:" + live()
 	layer := topLayerSize(t, ref)
 	m := sentLine.FindAllStringSubmatch(out, -1)
 	if len(m) != len(hosts) {
@@ -179,11 +202,18 @@ func TestContainerStrategy(t *testing.T) {
 	l = startLoad(t, hosts, domain, 2)
 	time.Sleep(time.Second)
 	start := time.Now()
+	v3 := live()
 	out = a.mustHoist("rollback", "prod")
 	t.Logf("rollback took %s", time.Since(start).Round(time.Millisecond))
 	time.Sleep(2 * time.Second)
 	l.finish(t, "container rollback")
 	expectServing(t, hosts, domain, "version: v2")
+	// The old release's process is back, the newer one's stopped.
+	ran(live())
+	// They drain, then stop: give them the drain and the stop timeouts.
+	if n := sh(t, hosts[0], "for i in $(seq 20); do n=$(docker ps -q --filter name=hoist-boxed-"+v3+" | wc -l); [ $n = 0 ] && break; sleep 0.5; done; echo $n"); n != "0" {
+		t.Errorf("%s containers of the rolled back release %s still run", n, v3)
+	}
 	if strings.Contains(out, "sent ") {
 		t.Errorf("a rollback shipped something:\n%s", out)
 	}
@@ -200,11 +230,11 @@ func TestContainerStrategy(t *testing.T) {
 
 	// Secrets: a 0600 file on the host, in no image.
 	for _, h := range hosts {
-		live := sh(t, h, "basename $(readlink /srv/boxed/current)")
-		if mode := sh(t, h, "stat -c %a /srv/boxed/.hoist/env/"+live+".env"); mode != "600" {
+		id := sh(t, h, "basename $(readlink /srv/boxed/current)")
+		if mode := sh(t, h, "stat -c %a /srv/boxed/.hoist/env/"+id+".env"); mode != "600" {
 			t.Errorf("%s: env file mode %s, want 600", h.Name, mode)
 		}
-		img := sh(t, h, "docker inspect -f '{{.Image}}' hoist-boxed-"+live)
+		img := sh(t, h, "docker inspect -f '{{.Image}}' hoist-boxed-"+id)
 		if s := sh(t, h, "docker history --no-trunc "+img+"; docker image inspect "+img); strings.Contains(s, testSecret) {
 			t.Errorf("%s: the secret is in the image", h.Name)
 		}
@@ -220,13 +250,32 @@ func TestContainerStrategy(t *testing.T) {
 	a.mustHoist("status", "prod")
 }
 
-func mustRun(t *testing.T, name string, args ...string) string {
+// gzippedImage is the size of docker save of ref, gzipped at the fastest
+// level as hoist sends it.
+func gzippedImage(t *testing.T, ref string) int64 {
 	t.Helper()
-	out, err := exec.Command(name, args...).CombinedOutput()
+	cmd := exec.Command("docker", "save", ref)
+	out, err := cmd.StdoutPipe()
 	if err != nil {
-		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+		t.Fatal(err)
 	}
-	return string(out)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var n byteCount
+	gz, _ := gzip.NewWriterLevel(&n, gzip.BestSpeed)
+	if _, err := io.Copy(gz, out); err != nil {
+		t.Fatal(err)
+	}
+	gz.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	return int64(n)
 }
+
+type byteCount int64
+
+func (c *byteCount) Write(p []byte) (int, error) { *c += byteCount(len(p)); return len(p), nil }
 
 
