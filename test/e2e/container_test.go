@@ -277,5 +277,3 @@ func gzippedImage(t *testing.T, ref string) int64 {
 type byteCount int64
 
 func (c *byteCount) Write(p []byte) (int, error) { *c += byteCount(len(p)); return len(p), nil }
-
-
