@@ -373,8 +373,8 @@ bench_container() {
 		b0=$(rx web1)
 		timed "$dir/save-load-$r.log" save_load "$ref" "${hosts[@]}"
 		[ "$RC" -eq 0 ] || { cat "$dir/save-load-$r.log" >&2; return 1; }
-		result container "$n" "docker save | ssh docker load" "$SECS" "$(($(rx web1) - b0))"
-		log "container: docker save | ssh docker load ${SECS}s"
+		result container "$n" "whole image: docker save, ssh, docker load (seed 003)" "$SECS" "$(($(rx web1) - b0))"
+		log "container: whole image (docker save, ssh, docker load) ${SECS}s"
 	done
 	fleet_down
 }
