@@ -504,6 +504,9 @@ func (d *decoder) checkGunicorn(g *Gunicorn) {
 	d.number("gunicorn.workers", &g.Workers, 2, 1, maxCount, "")
 	d.seconds("gunicorn.timeout", &g.Timeout, 30)
 	d.seconds("gunicorn.graceful_timeout", &g.GracefulTimeout, 30)
+	if !d.given("gunicorn.standby") {
+		g.Standby = true
+	}
 }
 
 func (d *decoder) checkHealth(h *Health) {

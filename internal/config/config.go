@@ -110,6 +110,11 @@ type Gunicorn struct {
 	Timeout         int      `yaml:"timeout"`          // seconds, default 30
 	GracefulTimeout int      `yaml:"graceful_timeout"` // seconds, default 30
 	Args            []string `yaml:"args"`
+	// Standby keeps the previous release's web instance running, idle,
+	// after a deploy, so that hoist rollback switches back to a warm
+	// instance in about a second instead of booting one. It costs that
+	// instance's memory. Default true.
+	Standby bool `yaml:"standby"`
 }
 
 // Health is the check a new release must pass before it gets traffic.

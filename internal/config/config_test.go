@@ -90,7 +90,7 @@ func TestParseFull(t *testing.T) {
 		KeepReleases:       3,
 		Web: Web{Server: "caddy", Domains: []string{"notes.example.com", "www.notes.example.com"}, Port: 8080,
 			StaticURL: "/s/", MediaURL: "/m/", MaxBodySize: "20m", TLS: "auto"},
-		Gunicorn: Gunicorn{Workers: 4, Timeout: 60, GracefulTimeout: 20, Args: []string{"--max-requests", "1000"}},
+		Gunicorn: Gunicorn{Workers: 4, Timeout: 60, GracefulTimeout: 20, Args: []string{"--max-requests", "1000"}, Standby: true},
 		Health:   Health{Paths: []string{"/health/"}, Path: "/health/", Status: 204, Contains: "ok", Host: "notes.example.com", Timeout: 2 * time.Second, Retries: 3},
 		Checks:   Checks{FailLevel: FailOnError},
 		Stages: []*Stage{
@@ -146,7 +146,7 @@ func TestParseDefaults(t *testing.T) {
 		WSGI:         "notes.wsgi:application",
 		KeepReleases: 5,
 		Web:          Web{Server: "nginx", Port: 80, StaticURL: "/static/", MediaURL: "/media/", MaxBodySize: "10m", TLS: "auto"},
-		Gunicorn:     Gunicorn{Workers: 2, Timeout: 30, GracefulTimeout: 30},
+		Gunicorn:     Gunicorn{Workers: 2, Timeout: 30, GracefulTimeout: 30, Standby: true},
 		Health:       Health{Paths: []string{"/"}, Path: "/", Status: 200, Timeout: 5 * time.Second, Retries: 10},
 		Checks:       Checks{FailLevel: FailOnError},
 		Stages:       []*Stage{{Name: "production", Hosts: []*Host{{Address: "deploy@example.com", Roles: []Role{WebRole}}}, Strategy: ReleaseStrategy, Ref: "HEAD", Checks: Checks{FailLevel: FailOnError}, Tags: Tags{Remote: "origin"}}},

@@ -219,14 +219,19 @@ func (c *Cutover) finishCmd(h *remote.Host, inv release.Inventory, rollback bool
 	if err := write(to); err != nil {
 		return "", nil, err
 	}
+	// PruneCandidates and Standby count on current pointing at the new
+	// release.
+	inv.Live = c.to
+	standby := ""
+	if t.Config.Gunicorn.Standby {
+		standby = inv.Standby()
+	}
 	var others []string
 	for _, id := range inv.Running {
-		if id != c.to {
+		if id != c.to && id != standby {
 			others = append(others, id)
 		}
 	}
-	// PruneCandidates counts on current pointing at the new release.
-	inv.Live = c.to
 	drop := release.PruneCandidates(inv, t.Config.KeepReleases, prev)
 	remove, err := release.RemoveCmd(t.Layout, drop...)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -220,6 +221,83 @@ func TestCutoverSwitchesEveryHost(t *testing.T) {
 	}
 }
 
+// With gunicorn.standby the instance that served before a deploy keeps
+// running, idle, for a rollback to switch back to; without it, it is
+// retired. A rollback keeps none: what it left is not what the next
+// rollback returns to.
+func TestFinishKeepsThePreviousInstanceWarm(t *testing.T) {
+	for _, standby := range []bool{true, false} {
+		t.Run(fmt.Sprintf("standby=%v", standby), func(t *testing.T) {
+			f := newFleet(t, 2)
+			f.Config.Gunicorn.Standby = standby
+			f.release(t, r1, 1, release.Live)
+			f.live(t, r1)
+			f.release(t, r2, 2, release.Ready)
+			run := &fakeRunner{f: f}
+			ctx := context.Background()
+			for _, step := range []struct {
+				to, from string
+				rollback bool
+				running  []string // sockets left after Finish
+			}{
+				{r2, r1, false, map[bool][]string{true: {r1, r2}, false: {r2}}[standby]},
+				{r1, r2, true, []string{r1}},
+			} {
+				if err := f.running(t, step.from); err != nil {
+					t.Fatal(err)
+				}
+				if err := f.withRunning(map[string][]string{"h1": {step.from, step.to}, "h2": {step.from, step.to}}, func() error {
+					cut := f.NewCutover(run, step.to, f.from(step.from), 0)
+					if err := cut.Start(ctx); err != nil {
+						return err
+					}
+					if err := cut.Switch(ctx); err != nil {
+						return err
+					}
+					return cut.Finish(ctx, step.rollback, Entry{Action: "deploy", Release: step.to, Result: "ok"})
+				}); err != nil {
+					t.Fatal(err)
+				}
+				for _, h := range f.Hosts {
+					var left []string
+					for _, id := range []string{r1, r2} {
+						if _, err := os.Stat(run.sock(h, id)); err == nil {
+							left = append(left, id)
+						}
+					}
+					if !slices.Equal(left, step.running) {
+						t.Errorf("%s after switching to %s: instances %v run, want %v", h.Name, step.to, left, step.running)
+					}
+				}
+			}
+		})
+	}
+}
+
+// running starts id's instance (its socket) on every host.
+func (f *fleet) running(t *testing.T, id string) error {
+	for _, h := range f.Hosts {
+		if err := os.WriteFile(filepath.Join(f.dir(h), "run", id+".sock"), nil, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// withRunning runs fn with systemd's answer about running instances on
+// each host replaced by running[host name] (no systemd in process).
+func (f *fleet) withRunning(running map[string][]string, fn func() error) error {
+	old := f.Hosts
+	defer func() { f.Hosts = old }()
+	hosts := make([]*remote.Host, len(old))
+	for i, h := range old {
+		hosts[i] = &remote.Host{Name: h.Name, Root: true, Transport: fakeSystemd{h.Transport.(nsTransport), running[h.Name]}}
+		f.roles[hosts[i]] = f.roles[h]
+	}
+	f.Hosts = hosts
+	return fn()
+}
+
 // One host failing its check through the web server sends every host back,
 // so the stage never serves two releases.
 func TestCutoverFailureRevertsEveryHost(t *testing.T) {
@@ -394,7 +472,7 @@ func TestReconcileRepairsWhatACrashLeft(t *testing.T) {
 		t.Errorf("reconcile did not say what it repaired:\n%s", f.out)
 	}
 	// What is left is consistent: nothing more to repair.
-	if p := f.inventory(t, h1).Problems(); len(p) != 0 {
+	if p := f.inventory(t, h1).Problems(true); len(p) != 0 {
 		t.Errorf("problems after reconcile: %v", p)
 	}
 }
@@ -408,18 +486,14 @@ func (f *fleet) reconcileWith(run Runner, running map[string][]string) (map[*rem
 		}
 	}
 	old := f.Hosts
-	defer func() { f.Hosts = old }()
-	hosts := make([]*remote.Host, len(old))
-	for i, h := range old {
-		hosts[i] = &remote.Host{Name: h.Name, Root: true, Transport: fakeSystemd{h.Transport.(nsTransport), running[h.Name]}}
-		f.roles[hosts[i]] = f.roles[h]
-	}
-	f.Hosts = hosts
-	invs, err := f.reconcile(context.Background(), run)
 	out := map[*remote.Host]release.Inventory{}
-	for i, h := range hosts {
-		out[old[i]] = invs[h]
-	}
+	err := f.withRunning(running, func() error {
+		invs, err := f.reconcile(context.Background(), run)
+		for i, h := range f.Hosts {
+			out[old[i]] = invs[h]
+		}
+		return err
+	})
 	return out, err
 }
 

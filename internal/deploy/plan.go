@@ -99,7 +99,7 @@ func (t *Target) Plan(ctx context.Context, opts Options) error {
 	}
 	for _, h := range t.Hosts {
 		inv := d.invs[h]
-		rep := release.Reconcile(inv)
+		rep := release.Reconcile(inv, t.Config.Gunicorn.Standby)
 		for _, n := range rep.Notes {
 			show(h, "reconcile", "repair: %s", n)
 		}

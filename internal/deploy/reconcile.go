@@ -24,7 +24,7 @@ func (t *Target) reconcile(ctx context.Context, run Runner) (map[*remote.Host]re
 		for _, d := range inv.Damaged {
 			t.UI.Warn("%s: the release record %s is damaged or names an invalid id; it is ignored (look at it under %s, then remove it)", h.Name, d, t.Layout.StateDir())
 		}
-		rep := release.Reconcile(inv)
+		rep := release.Reconcile(inv, t.Config.Gunicorn.Standby)
 		if !rep.Empty() {
 			for _, r := range rep.Records {
 				if err := release.WriteRecord(ctx, h, t.Layout, r); err != nil {

@@ -66,7 +66,7 @@ func (t *Target) hostStatus(ctx context.Context, h *remote.Host) HostStatus {
 		st.Err = err
 		return st
 	}
-	st.Problems = inv.Problems()
+	st.Problems = inv.Problems(t.Config.Gunicorn.Standby)
 	if state, holder, err := t.readLock(ctx, h); err == nil && state == "held" {
 		if ls := (LockStatus{Host: h.Name, Holder: &holder}); ls.Expired() {
 			st.Problems = append(st.Problems, fmt.Sprintf("the lock of %s was not renewed for %s: that run died; the next deploy takes it over", holder, holder.Age.Round(time.Second)))

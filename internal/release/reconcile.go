@@ -20,8 +20,9 @@ type Repair struct {
 func (r Repair) Empty() bool { return len(r.Records)+len(r.Remove)+len(r.Stop) == 0 }
 
 // Reconcile plans the repair of one host. It never touches the release
-// current points to except to mark it live.
-func Reconcile(inv Inventory) Repair {
+// current points to except to mark it live. With standby, the instance of
+// the release a rollback returns to may run (see Standby).
+func Reconcile(inv Inventory, standby bool) Repair {
 	var rep Repair
 	for _, r := range inv.Records {
 		switch {
@@ -44,7 +45,7 @@ func Reconcile(inv Inventory) Repair {
 	}
 	for _, id := range inv.Running {
 		// A retired instance still draining stops on its own (its timer).
-		if id != inv.Live && !slices.Contains(inv.Draining, id) {
+		if id != inv.Live && !slices.Contains(inv.Draining, id) && !(standby && id == inv.Standby()) {
 			rep.Notes = append(rep.Notes, fmt.Sprintf("an instance of %s runs though %s is live", id, orNothing(inv.Live)))
 			rep.Stop = append(rep.Stop, id)
 		}
@@ -54,12 +55,22 @@ func Reconcile(inv Inventory) Repair {
 
 // Problems are what Reconcile would repair, for status, which changes
 // nothing.
-func (inv Inventory) Problems() []string {
-	notes := Reconcile(inv).Notes
+func (inv Inventory) Problems(standby bool) []string {
+	notes := Reconcile(inv, standby).Notes
 	for _, d := range inv.Damaged {
 		notes = append(notes, fmt.Sprintf("the release record %s is damaged or names an invalid id: look at it, then remove it", d))
 	}
 	return notes
+}
+
+// Standby is the release whose web instance may keep running, idle, beside
+// the live one (gunicorn.standby): the one a rollback returns to, so that
+// its instance is warm when it does. "" when there is none.
+func (inv Inventory) Standby() string {
+	if r := inv.PreviousGood(); r != nil {
+		return r.ID
+	}
+	return ""
 }
 
 func orNothing(id string) string {

@@ -90,7 +90,7 @@ func TestDrainingInstanceIsNotStray(t *testing.T) {
 		"hoist-app-stop-20261101T100000Z-aaaaaa1.timer\nhoist-app@20261031T100000Z-999999a.service\n"
 	inv := parseInventory(out, "hoist-app")
 	inv.Live = "20261102T100000Z-bbbbbb2"
-	rep := Reconcile(inv)
+	rep := Reconcile(inv, false)
 	if len(rep.Stop) != 1 || rep.Stop[0] != "20261031T100000Z-999999a" {
 		t.Errorf("stop = %v, want only the instance without a timer", rep.Stop)
 	}
