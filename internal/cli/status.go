@@ -64,6 +64,7 @@ func runStatus(ctx context.Context, g *globalOptions, stage string) error {
 			Commit    string                `json:"commit,omitempty"`
 			By        string                `json:"deployed_by,omitempty"`
 			Service   string                `json:"service,omitempty"`
+			Standby   string                `json:"standby,omitempty"`
 			Answer    string                `json:"answer_error,omitempty"`
 			Unapplied []string              `json:"unapplied_migrations,omitempty"`
 			Drift     []string              `json:"drift,omitempty"`
@@ -75,7 +76,7 @@ func runStatus(ctx context.Context, g *globalOptions, stage string) error {
 		// One object per host, one per line, like every --json output.
 		enc := json.NewEncoder(g.Out)
 		for _, s := range statuses {
-			j := jsonStatus{Host: s.Host, Service: s.Service, Unapplied: s.Unapplied, Drift: s.Drift, Problems: s.Problems, Processes: s.Processes, OK: s.OK()}
+			j := jsonStatus{Host: s.Host, Service: s.Service, Standby: s.Standby, Unapplied: s.Unapplied, Drift: s.Drift, Problems: s.Problems, Processes: s.Processes, OK: s.OK()}
 			if s.Live != nil {
 				j.Release, j.Commit, j.By = s.Live.ID, s.Live.Commit, s.Live.DeployedBy
 			}
@@ -108,6 +109,9 @@ func runStatus(ctx context.Context, g *globalOptions, stage string) error {
 					answer = "DOWN"
 				}
 				fmt.Fprintf(g.Out, "  service   %s, %s\n", s.Service, answer)
+			}
+			if s.Standby != "" {
+				fmt.Fprintf(g.Out, "  standby   %s runs idle: hoist rollback switches back to it\n", s.Standby)
 			}
 			for _, p := range s.Processes {
 				mark := p.State

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +21,7 @@ type HostStatus struct {
 	Host      string
 	Live      *release.Record // nil before the first deploy
 	Service   string          // systemd's ActiveState of the live instance
+	Standby   string          // the release whose instance runs idle for a rollback (gunicorn.standby), if one does
 	Processes []ProcessState  // the live release's background processes on the host
 	Answer    error           // the health check of the live instance; nil when it answered
 	Unapplied []string        // migrations the live code has and the database lacks
@@ -73,6 +75,9 @@ func (t *Target) hostStatus(ctx context.Context, h *remote.Host) HostStatus {
 		}
 	}
 	st.Live = inv.Find(inv.Live)
+	if id := inv.Standby(); t.Config.Gunicorn.Standby && slices.Contains(inv.Running, id) {
+		st.Standby = id
+	}
 	if st.Live == nil {
 		return st
 	}
