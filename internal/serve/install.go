@@ -21,11 +21,12 @@ type Change struct {
 
 // installFileScript puts stdin at $1 with mode $2, unless the file already
 // holds exactly that. The previous file is kept as $1.hoist-old so a
-// config the web server rejects can be put back.
+// config the web server rejects can be put back. The temporary name is
+// unique: apps set up at once on one host share the catch-all site.
 const installFileScript = `
 set -e
 mkdir -p "$(dirname "$1")"
-tmp="$1.hoist-new"
+tmp=$(mktemp "$1.hoist-new.XXXXXX")
 cat > "$tmp"
 if cmp -s "$tmp" "$1"; then rm -f "$tmp"; echo unchanged; exit 0; fi
 chmod "$2" "$tmp"

@@ -89,10 +89,13 @@ func TestContainerStrategy(t *testing.T) {
 		t.Fatal(err)
 	}
 	const domain = "boxed.test"
-	hosts := shared.Hosts
+	// A fleet of its own: bytes received are counted per host, and other
+	// tests deploy to the shared hosts meanwhile.
+	f := fleet.Start(t, fleet.Options{Hosts: 3, DB: true})
+	hosts := f.Hosts
 	// A background process, a build and a release command, each leaving a
 	// file named after its release in the shared media dir.
-	yml := containerYML(domain, hostList(hosts...), "      DATABASE_URL: \""+createDB(t, "boxed")+"\"", base) + `
+	yml := containerYML(domain, hostList(hosts...), "      DATABASE_URL: \""+createDBOn(t, f, "boxed")+"\"", base) + `
 processes:
   beat:
     command: sh -c 'while true; do date > media/beat-$HOIST_RELEASE; sleep 1; done'
@@ -100,7 +103,7 @@ processes:
 build: ["touch media/build-$HOIST_RELEASE-$(hostname)"]
 release: ["touch media/release-$HOIST_RELEASE"]
 `
-	a := newApp(t, shared, "notes", "boxed", yml)
+	a := newApp(t, f, "notes", "boxed", yml)
 	live := func() string { return sh(t, hosts[0], "basename $(readlink /srv/boxed/current)") }
 	// media holds the files of the release that runs now.
 	ran := func(id string) {
