@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -110,8 +111,20 @@ func (t *Target) Rollback(ctx context.Context, opts RollbackOptions) (err error)
 	inspected := make(chan struct{})
 	startCtx, stopStart := context.WithCancel(ctx)
 	defer stopStart()
+	// Two releases with the same migration files expect the same schema:
+	// the database the live one runs on suits the target as it is, and
+	// there is nothing to unapply. The check costs two Django starts, the
+	// longest part of a rollback to a warm instance.
+	sameMigrations := false
+	if ls, err := django.ReadSettings(ctx, t.Primary, t.Layout, live, pd); err == nil && ls.Migrations != nil && s.Migrations != nil {
+		sameMigrations = slices.Equal(ls.Migrations, s.Migrations)
+	}
 	go func() {
 		defer close(inspected)
+		if sameMigrations {
+			t.UI.Step(t.Primary.Name, "inspect", "%s has the same migrations as %s: the schema needs no change", target, live)
+			return
+		}
 		if plan, inspectErr = t.inspectRollback(ctx, live, target, opts.Migrate); inspectErr != nil {
 			stopStart()
 		}

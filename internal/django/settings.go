@@ -23,13 +23,20 @@ type Settings struct {
 	Version      string   `json:"version"`
 	// ProxySSLHeader is SECURE_PROXY_SSL_HEADER, e.g. [HTTP_X_FORWARDED_PROTO https].
 	ProxySSLHeader []string `json:"proxy_ssl_header"`
+	// Migrations are the migration files of the release's code, as
+	// app.name, read from disk without the database; nil in settings saved
+	// before hoist recorded them.
+	Migrations []string `json:"migrations"`
 }
 
 // settingsDef reads the settings hoist acts on; Django is set up.
 const settingsDef = `
 def hoist_settings():
     from django.conf import settings
+    from django.db.migrations.loader import MigrationLoader
+    disk = MigrationLoader(None, ignore_no_migrations=True).disk_migrations
     return {
+        "migrations": sorted(app + "." + name for app, name in disk),
         "static_root": str(settings.STATIC_ROOT or ""),
         "static_url": str(settings.STATIC_URL or ""),
         "media_root": str(settings.MEDIA_ROOT or ""),
