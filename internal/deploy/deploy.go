@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -67,12 +68,12 @@ type deployRun struct {
 	engines    map[*remote.Host]container.Engine
 	settings   django.Settings // read on the primary
 	newHistory django.History  // the migration history as the new release sees it
-	// liveHistory brings the history as the live release sees it, read
-	// while the new one builds; nil on a first deploy.
-	liveHistory chan historyResult
-	checks      chan error // the checks' verdict, sent once
-	checksOnce  sync.Once
-	checksErr   error
+	// liveMigrations brings the live release's migration files (nil when
+	// unknown), read while the new one builds; nil on a first deploy.
+	liveMigrations chan []string
+	checks         chan error // the checks' verdict, sent once
+	checksOnce     sync.Once
+	checksErr      error
 	// checksHere tells, as soon as it is known, whether a local Python has
 	// Django; without one the checks run in the built release on the
 	// primary.
@@ -326,15 +327,19 @@ func (d *deployRun) ship(ctx context.Context) error {
 
 // build turns the artifact into a runnable release on every host: one
 // round trip makes the release and its venv, one Django start collects its
-// static files and, on the primary, reads the migration plan. The history
-// the live release's code sees is read meanwhile, for the migrate step.
+// static files and, on the primary, reads the migration plan. The live
+// release's migration files are read meanwhile, for the migrate step.
 func (d *deployRun) build(ctx context.Context) error {
 	c, l := d.t.Config, d.t.Layout
 	if live := d.previous[d.t.Primary]; live != "" {
-		d.liveHistory = make(chan historyResult, 1)
+		d.liveMigrations = make(chan []string, 1)
 		go func() {
-			h, err := django.ReadHistory(ctx, d.t.Primary, l, live, c.ProjectDir)
-			d.liveHistory <- historyResult{h, err}
+			// Saved when live was built; nil (read the history) when not.
+			s, err := django.ReadSettings(ctx, d.t.Primary, l, live, c.ProjectDir)
+			if err != nil {
+				s.Migrations = nil
+			}
+			d.liveMigrations <- s.Migrations
 		}()
 	}
 	spec := d.buildSpec()
@@ -416,12 +421,6 @@ func (d *deployRun) buildSpec() release.BuildSpec {
 		Venv: release.VenvSpec{Python: c.Python, SystemSitePackages: c.SystemSitePackages, Requirements: c.Requirements, RequirementsData: d.art.Requirements}}
 }
 
-// historyResult is a migration history read in the background.
-type historyResult struct {
-	h   django.History
-	err error
-}
-
 // checkServedURLs catches a web server that would look for static files
 // where Django does not put them.
 func checkServedURLs(c *config.Config, s django.Settings) error {
@@ -455,16 +454,19 @@ func (d *deployRun) migrate(ctx context.Context) error {
 	// The database must hold no migration that neither the new release nor
 	// the live one knows (a rollback that left one applied), and a history
 	// Django itself finds consistent.
-	// The new release's history was read as it was built, the live one's
-	// meanwhile.
+	// The new release's history was read as it was built. The live one's
+	// adds nothing when the live code has the same migration files, as it
+	// does in most deploys: only otherwise does it cost a Django start.
 	to := d.newHistory
 	var from []django.History
-	if d.liveHistory != nil {
-		r := <-d.liveHistory
-		if r.err != nil {
-			return fail(r.err)
+	if live := d.previous[h]; live != "" {
+		if known := <-d.liveMigrations; known == nil || !slices.Equal(known, to.Known) {
+			lh, err := django.ReadHistory(ctx, h, d.t.Layout, live, d.t.Config.ProjectDir)
+			if err != nil {
+				return fail(err)
+			}
+			from = append(from, lh)
 		}
-		from = append(from, r.h)
 	}
 	if err := django.CheckSwitch(to, from...); err != nil {
 		return fail(err)

@@ -250,7 +250,26 @@ release: ["touch media/release-$HOIST_RELEASE"]
 	if out := a.mustHoist("manage", "prod", "showmigrations", "board"); !strings.Contains(out, "[X]") {
 		t.Errorf("manage showmigrations in the container:\n%s", out)
 	}
+	if out := a.mustHoist("logs", "prod", "-n", "200"); !strings.Contains(out, "web3 | ") || !strings.Contains(out, "Booting worker") {
+		t.Errorf("logs should show the containers' gunicorn, prefixed by host:\n%s", out)
+	}
+	if out := a.mustHoist("logs", "prod", "--process", "beat", "-n", "20"); !strings.Contains(out, "web1 | ") {
+		t.Errorf("logs of the process:\n%s", out)
+	}
 	a.mustHoist("status", "prod")
+
+	// keep_releases is 3: the images of pruned releases are gone from the
+	// hosts with them, and the live and previous ones stay.
+	for _, h := range hosts {
+		releases := sh(t, h, "ls /srv/boxed/releases | sort")
+		tags := sh(t, h, "docker images hoist-boxed --format '{{.Tag}}' | sort")
+		if releases != tags {
+			t.Errorf("%s: release dirs\n%s\nbut image tags\n%s", h.Name, releases, tags)
+		}
+		if n := strings.Count(releases, "\n") + 1; n > 3 {
+			t.Errorf("%s: %d releases kept, want at most 3", h.Name, n)
+		}
+	}
 }
 
 // gzippedImage is the size of docker save of ref, gzipped at the fastest
