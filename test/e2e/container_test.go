@@ -253,7 +253,7 @@ release: ["touch media/release-$HOIST_RELEASE"]
 	if out := a.mustHoist("logs", "prod", "-n", "200"); !strings.Contains(out, "web3 | ") || !strings.Contains(out, "Booting worker") {
 		t.Errorf("logs should show the containers' gunicorn, prefixed by host:\n%s", out)
 	}
-	if out := a.mustHoist("logs", "prod", "--process", "beat", "-n", "20"); !strings.Contains(out, "web1 | ") {
+	if out := a.mustHoist("logs", "prod", "--host", "web1", "--process", "beat", "-n", "20"); !strings.Contains(out, "web1 | ") {
 		t.Errorf("logs of the process:\n%s", out)
 	}
 	a.mustHoist("status", "prod")
