@@ -221,15 +221,21 @@ release: ["touch media/release-$HOIST_RELEASE"]
 		t.Errorf("a rollback shipped something:\n%s", out)
 	}
 
-	// A container that crashes at start is never switched to.
-	a.write("notes/wsgi.py", "raise RuntimeError('this release cannot start')\n")
-	a.commit("broken")
-	out, code := a.hoist("deploy", "prod")
-	if code == 0 || !strings.Contains(out, "health") {
-		t.Errorf("deploying a crashing container: exit %d:\n%s", code, out)
+	// A container that crashes at start, or that answers its health check
+	// with 500, is never switched to.
+	for _, c := range []struct{ file, content, want string }{
+		{"notes/wsgi.py", "raise RuntimeError('this release cannot start')\n", "exited instead of serving"},
+		{"board/views.py", "\ndef index(request):\n    raise ValueError('broken view')\n", "answered 500, want 200"},
+	} {
+		a.write(c.file, readFile(t, a.dir+"/"+c.file)+c.content)
+		a.commit("broken")
+		out, code := a.hoist("deploy", "prod")
+		if code != 1 || !strings.Contains(out, "health") || !strings.Contains(out, c.want) {
+			t.Errorf("deploying a broken container (%s): exit %d, want 1 with %q", c.want, code, c.want)
+		}
+		expectServing(t, hosts, domain, "version: v2")
+		a.git("revert", "--no-edit", "HEAD")
 	}
-	expectServing(t, hosts, domain, "version: v2")
-	a.git("revert", "--no-edit", "HEAD")
 
 	// Secrets: a 0600 file on the host, in no image.
 	for _, h := range hosts {
