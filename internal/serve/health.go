@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -169,7 +170,7 @@ func check(ctx context.Context, h *remote.Host, s Site, id, endpoint string, hc 
 			return nil
 		}
 		if crashed(ctx, h, s, id) {
-			return &CheckError{Last: last, Crashed: true, Journal: Journal(ctx, h, s, id, 30), Want: hc, Path: path, HostHdr: hostHeader}
+			return &CheckError{Last: last, Crashed: true, Journal: crashExcerpt(Journal(ctx, h, s, id, 300)), Want: hc, Path: path, HostHdr: hostHeader}
 		}
 	}
 	return &CheckError{Last: last, Journal: Journal(ctx, h, s, id, 15), Want: hc, Path: path, HostHdr: hostHeader, Via: endpoint}
@@ -183,6 +184,28 @@ func crashed(ctx context.Context, h *remote.Host, s Site, id string) bool {
 		return false
 	}
 	return strings.Contains(out, "ActiveState=failed") || (strings.Contains(out, "NRestarts=") && !strings.Contains(out, "NRestarts=0"))
+}
+
+// crashExcerpt picks from a crashed service's log the app's own error: the
+// first traceback, to the exception line that ends it, which the restarts
+// that follow (gunicorn's own HaltServer traceback, systemd's lines)
+// would push out of a plain tail. Without a traceback, the last 30 lines.
+func crashExcerpt(log string) string {
+	lines := strings.Split(log, "\n")
+	tail := lines[max(0, len(lines)-30):]
+	start := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(strings.TrimSpace(l), "Traceback (most recent call last)") })
+	if start < 0 {
+		return strings.Join(tail, "\n")
+	}
+	end := start + 1
+	for end < len(lines) && (strings.HasPrefix(lines[end], " ") || strings.HasPrefix(lines[end], "\t") || strings.HasPrefix(strings.TrimSpace(lines[end]), "During handling") || strings.TrimSpace(lines[end]) == "" || strings.HasPrefix(strings.TrimSpace(lines[end]), "Traceback")) {
+		end++
+	}
+	excerpt := lines[max(0, start-1):min(len(lines), end+1)]
+	if len(excerpt) > 40 {
+		excerpt = append(excerpt[:10:10], append([]string{"  ..."}, excerpt[len(excerpt)-29:]...)...)
+	}
+	return strings.Join(excerpt, "\n")
 }
 
 // Journal returns the last lines the release's service logged.

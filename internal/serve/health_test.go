@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,5 +50,29 @@ func TestCheckAsksEveryPath(t *testing.T) {
 	var ce *CheckError
 	if !errors.As(err, &ce) || ce.Path != "/broken" || ce.Last.Status != 500 {
 		t.Fatalf("want a CheckError for /broken, got %v", err)
+	}
+}
+
+// A crash loop logs gunicorn's own traceback and systemd's restarts after
+// the app's error: the excerpt shows the app's.
+func TestCrashExcerptShowsTheAppsError(t *testing.T) {
+	var log []string
+	log = append(log, "[INFO] Booting worker with pid: 7", "[ERROR] Exception in worker process", "Traceback (most recent call last):",
+		`  File "/usr/lib/python3/dist-packages/gunicorn/arbiter.py", line 589, in spawn_worker`, "    worker.init_process()",
+		`  File "/srv/app/releases/x/notes/wsgi.py", line 9, in <module>`, "RuntimeError: boom at import", "[INFO] Worker exiting (pid: 7)")
+	for i := 0; i < 5; i++ {
+		log = append(log, "Traceback (most recent call last):", `  File "gunicorn/arbiter.py", line 525, in reap_workers`,
+			"gunicorn.errors.HaltServer: <HaltServer 'Worker failed to boot.' 3>",
+			"hoist-app@x.service: Main process exited, code=exited, status=1/FAILURE", "Scheduled restart job, restart counter is at 1.")
+	}
+	got := crashExcerpt(strings.Join(log, "\n"))
+	if !strings.Contains(got, "RuntimeError: boom at import") || !strings.Contains(got, "wsgi.py") {
+		t.Errorf("excerpt lacks the app's error:\n%s", got)
+	}
+	if strings.Contains(got, "HaltServer") {
+		t.Errorf("excerpt goes on into gunicorn's own traceback:\n%s", got)
+	}
+	if got := crashExcerpt("no\ntraceback\nhere"); got != "no\ntraceback\nhere" {
+		t.Errorf("without a traceback: %q", got)
 	}
 }
