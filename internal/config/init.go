@@ -363,7 +363,8 @@ settings: {{.Settings}}
 # Let the virtualenv see python packages installed on the servers, e.g. by apt.
 # system_site_packages: false
 # How a release is built: "release" ships the git commit and builds a virtualenv
-# on each server (the only strategy this version has).
+# on each server; "container" builds an image from your Dockerfile here and
+# ships the layers each server lacks over SSH (see container: in the README).
 # strategy: release
 # The directory on the servers for releases, shared files and the live release.
 # deploy_to: {{.DeployTo}}
