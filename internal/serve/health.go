@@ -192,18 +192,21 @@ func crashed(ctx context.Context, h *remote.Host, s Site, id string) bool {
 // would push out of a plain tail. Without a traceback, the last 30 lines.
 func crashExcerpt(log string) string {
 	lines := strings.Split(log, "\n")
-	tail := lines[max(0, len(lines)-30):]
-	start := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(strings.TrimSpace(l), "Traceback (most recent call last)") })
+	start := slices.IndexFunc(lines, func(l string) bool {
+		return strings.HasPrefix(strings.TrimSpace(l), "Traceback (most recent call last)")
+	})
 	if start < 0 {
-		return strings.Join(tail, "\n")
+		return strings.Join(lines[max(0, len(lines)-30):], "\n")
 	}
+	// The frames are indented; the exception line that ends the traceback
+	// is not.
 	end := start + 1
-	for end < len(lines) && (strings.HasPrefix(lines[end], " ") || strings.HasPrefix(lines[end], "\t") || strings.HasPrefix(strings.TrimSpace(lines[end]), "During handling") || strings.TrimSpace(lines[end]) == "" || strings.HasPrefix(strings.TrimSpace(lines[end]), "Traceback")) {
+	for end < len(lines) && strings.HasPrefix(lines[end], " ") {
 		end++
 	}
 	excerpt := lines[max(0, start-1):min(len(lines), end+1)]
 	if len(excerpt) > 40 {
-		excerpt = append(excerpt[:10:10], append([]string{"  ..."}, excerpt[len(excerpt)-29:]...)...)
+		excerpt = append(append(excerpt[:10:10], "  ..."), excerpt[len(excerpt)-29:]...)
 	}
 	return strings.Join(excerpt, "\n")
 }
