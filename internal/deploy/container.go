@@ -55,7 +55,7 @@ func (d *deployRun) buildImage(ctx context.Context) error {
 	d.image.img = img
 	d.image.workdir = cmp.Or(c.Container.Workdir, img.WorkingDir)
 	if d.image.workdir == "" || d.image.workdir == "/" {
-		return fmt.Errorf("the image sets no WORKDIR: set WORKDIR in the Dockerfile, or container.workdir in %s, to the directory that holds manage.py", "hoist.yml")
+		return fmt.Errorf("the image sets no WORKDIR: set WORKDIR in the Dockerfile, or container.workdir in hoist.yml, to the directory that holds manage.py")
 	}
 	if err := release.MountPath(d.image.workdir); err != nil {
 		return fmt.Errorf("the image's project directory %w", err)
@@ -77,15 +77,16 @@ func (d *deployRun) shipImage(ctx context.Context) error {
 			d.t.UI.Step(h.Name, "ship", "image already there: sent nothing")
 			return nil
 		}
-		lacks := engine.Lacks(d.image.img)
+		lacks := len(engine.Lacks(d.image.img))
 		if engine.Containerd {
+			lacks = len(d.image.img.Layers) // Ship sends them all there
 			d.t.UI.Step(h.Name, "ship", "the engine uses the containerd image store: sending the whole image")
 		}
 		sent, err := container.Ship(ctx, h, d.image.archive, engine)
 		if err != nil {
 			return err
 		}
-		d.t.UI.Step(h.Name, "ship", "sent %d KiB (%d of %d layers)", sent/1024, len(lacks), len(d.image.img.Layers))
+		d.t.UI.Step(h.Name, "ship", "sent %d KiB (%d of %d layers)", sent/1024, lacks, len(d.image.img.Layers))
 		return nil
 	})
 }

@@ -110,7 +110,7 @@ func (t *Target) Deploy(ctx context.Context, opts Options) (err error) {
 			defer d.image.remove()
 		}
 		if err != nil {
-			return err
+			return fmt.Errorf("%w\nnothing was changed on any host", err)
 		}
 	}
 	u.Timed("", "pack", time.Since(d.start))
@@ -278,6 +278,9 @@ func (d *deployRun) inspect(ctx context.Context) error {
 		var engine container.Engine
 		if d.image != nil {
 			if engine, err = container.ParseEngine(out); err != nil {
+				if errors.Is(err, container.ErrNoDocker) || errors.Is(err, container.ErrEngineDown) {
+					err = fmt.Errorf("%w: run hoist setup %s, which installs and starts Docker", err, d.t.Stage.Name)
+				}
 				return err
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hoistdeploy/hoist/internal/config"
 	"github.com/hoistdeploy/hoist/internal/remote"
@@ -117,6 +118,14 @@ func linkSharedCmd(l Layout, id string, files, dirs []string) string {
 // EnvFile renders env in the one syntax both systemd's EnvironmentFile and
 // a POSIX shell read the same way: double quotes, with \ " $ ` escaped.
 func EnvFile(env map[string]string) ([]byte, error) {
+	quote := strings.NewReplacer(`\`, `\\`, `"`, `\"`, `$`, `\$`, "`", "\\`")
+	return renderEnv(env, "an environment file", func(v string) string { return `"` + quote.Replace(v) + `"` })
+}
+
+// renderEnv writes env one NAME=value line per variable, in name order,
+// with each value as value says. A line break or another control character
+// fits no environment file syntax, so it is refused, naming the variable.
+func renderEnv(env map[string]string, what string, value func(string) string) ([]byte, error) {
 	keys := make([]string, 0, len(env))
 	for k := range env {
 		keys = append(keys, k)
@@ -126,11 +135,10 @@ func EnvFile(env map[string]string) ([]byte, error) {
 	b.WriteString("# written by hoist for one release; edit hoist.yml instead\n")
 	for _, k := range keys {
 		v := env[k]
-		if strings.ContainsFunc(v, config.IsControl) {
-			return nil, fmt.Errorf("the value of %s has a line break or another control character, which an environment file cannot hold: encode it (base64) or keep it in a file under shared/", k)
+		if strings.ContainsFunc(v, config.IsControl) || !utf8.ValidString(v) {
+			return nil, fmt.Errorf("the value of %s has a line break, another control character or invalid UTF-8, which %s cannot hold: encode it (base64) or keep it in a file under shared/", k, what)
 		}
-		v = strings.NewReplacer(`\`, `\\`, `"`, `\"`, `$`, `\$`, "`", "\\`").Replace(v)
-		fmt.Fprintf(&b, "%s=\"%s\"\n", k, v)
+		fmt.Fprintf(&b, "%s=%s\n", k, value(v))
 	}
 	return []byte(b.String()), nil
 }

@@ -3,11 +3,8 @@ package release
 import (
 	"fmt"
 	"path"
-	"sort"
 	"strings"
-	"unicode/utf8"
 
-	"github.com/hoistdeploy/hoist/internal/config"
 	"github.com/hoistdeploy/hoist/internal/remote"
 )
 
@@ -63,23 +60,8 @@ func WriteContainerScriptCmd(l Layout, id, script string) string {
 
 // DockerEnvFile renders env in the syntax of docker's --env-file: NAME=value,
 // the value taken as it is to the end of the line, no quotes, no escapes.
-// Line breaks and invalid UTF-8 have no way in, so they are refused.
 func DockerEnvFile(env map[string]string) ([]byte, error) {
-	keys := make([]string, 0, len(env))
-	for k := range env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	b.WriteString("# written by hoist for one release; edit hoist.yml instead\n")
-	for _, k := range keys {
-		v := env[k]
-		if strings.ContainsFunc(v, config.IsControl) || !utf8.ValidString(v) {
-			return nil, fmt.Errorf("the value of %s has a line break, another control character or invalid UTF-8, which docker's environment file cannot hold: encode it (base64) or keep it in a file under shared/", k)
-		}
-		fmt.Fprintf(&b, "%s=%s\n", k, v)
-	}
-	return []byte(b.String()), nil
+	return renderEnv(env, "docker's environment file", func(v string) string { return v })
 }
 
 // MountPath checks a path inside the image that a host directory is mounted
