@@ -34,9 +34,8 @@ func rxBytes(t *testing.T, h *fleet.Host) int64 {
 	return n
 }
 
-// topLayerSize is the size of the layer tar of the image's last layer, as
-// docker save writes it on this machine.
-func topLayerSize(t *testing.T, ref string) int64 {
+// dockerSave streams docker save of ref on this machine to read.
+func dockerSave(t *testing.T, ref string, read func(io.Reader) error) {
 	t.Helper()
 	cmd := exec.Command("docker", "save", ref)
 	out, err := cmd.StdoutPipe()
@@ -46,25 +45,37 @@ func topLayerSize(t *testing.T, ref string) int64 {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Wait()
+	rerr := read(out)
+	io.Copy(io.Discard, out)
+	if err := cmd.Wait(); err != nil || rerr != nil {
+		t.Fatalf("docker save %s: %v %v", ref, err, rerr)
+	}
+}
+
+// topLayerSize is the size of the layer tar of the image's last layer, as
+// docker save writes it on this machine.
+func topLayerSize(t *testing.T, ref string) int64 {
+	t.Helper()
 	sizes := map[string]int64{}
 	var manifest []struct{ Layers []string }
-	tr := tar.NewReader(out)
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		sizes[hdr.Name] = hdr.Size
-		if hdr.Name == "manifest.json" {
-			if err := json.NewDecoder(tr).Decode(&manifest); err != nil {
-				t.Fatal(err)
+	dockerSave(t, ref, func(r io.Reader) error {
+		tr := tar.NewReader(r)
+		for {
+			hdr, err := tr.Next()
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			sizes[hdr.Name] = hdr.Size
+			if hdr.Name == "manifest.json" {
+				if err := json.NewDecoder(tr).Decode(&manifest); err != nil {
+					return err
+				}
 			}
 		}
-	}
+	})
 	if len(manifest) != 1 || len(manifest[0].Layers) == 0 {
 		t.Fatalf("docker save %s: odd manifest %+v", ref, manifest)
 	}
@@ -282,23 +293,14 @@ release: ["touch media/release-$HOIST_RELEASE"]
 // level as hoist sends it.
 func gzippedImage(t *testing.T, ref string) int64 {
 	t.Helper()
-	cmd := exec.Command("docker", "save", ref)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	var n byteCount
-	gz, _ := gzip.NewWriterLevel(&n, gzip.BestSpeed)
-	if _, err := io.Copy(gz, out); err != nil {
-		t.Fatal(err)
-	}
-	gz.Close()
-	if err := cmd.Wait(); err != nil {
-		t.Fatal(err)
-	}
+	dockerSave(t, ref, func(r io.Reader) error {
+		gz, _ := gzip.NewWriterLevel(&n, gzip.BestSpeed)
+		if _, err := io.Copy(gz, r); err != nil {
+			return err
+		}
+		return gz.Close()
+	})
 	return int64(n)
 }
 
