@@ -337,11 +337,9 @@ func (d *deployRun) build(ctx context.Context) error {
 	if live := d.previous[d.t.Primary]; live != "" {
 		d.liveMigrations = make(chan []string, 1)
 		go func() {
-			// Saved when live was built; nil (read the history) when not.
-			s, err := django.ReadSettings(ctx, d.t.Primary, l, live, c.ProjectDir)
-			if err != nil {
-				s.Migrations = nil
-			}
+			// Saved when live was built; nil (read the history) when not,
+			// or when the settings cannot be read.
+			s, _ := django.ReadSettings(ctx, d.t.Primary, l, live, c.ProjectDir)
 			d.liveMigrations <- s.Migrations
 		}()
 	}
