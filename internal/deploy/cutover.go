@@ -163,9 +163,10 @@ func (c *Cutover) Switched() bool {
 // Finish records the new state on every host (the new release live, the
 // old one retired) and appends entry to its history, retires the old
 // processes, prunes releases beyond keep_releases (never the one that
-// served before) with the venvs and artifacts only they used, and relinks
-// the static fallback when that pruning hid an older release's files: one
-// read and one round trip per host, however much there is to tidy. A rollback marks what it left as rolled back, so the
+// served before) with the venvs and artifacts only they used, and links
+// the new release into the static fallback (relinking it whole when that
+// pruning hid an older release's files): one read and one round trip per
+// host, however much there is to tidy, with the linking beside it. A rollback marks what it left as rolled back, so the
 // next rollback goes further back.
 func (c *Cutover) Finish(ctx context.Context, rollback bool, entry Entry) error {
 	t := c.t
@@ -185,7 +186,7 @@ func (c *Cutover) Finish(ctx context.Context, rollback bool, entry Entry) error 
 		if len(drop) > 0 {
 			t.UI.Step(h.Name, "prune", "removed %d old release(s)", len(drop))
 		}
-		t.warnFallback(h, out)
+		t.warnFallback(h, out, nil)
 		return nil
 	})
 }
@@ -239,8 +240,12 @@ func (c *Cutover) finishCmd(h *remote.Host, inv release.Inventory, rollback bool
 	}
 	cmds = append(cmds, t.historyCmd(entry), c.run.Retire(h, c.to, others),
 		remove, release.SweepCmd(t.Layout, inv.Without(drop...)))
+	// The release now live joins the static fallback, so a later switch
+	// off it finds it there.
 	if hidesOlder(drop, inv) {
-		cmds = append(cmds, t.staticFallbackCmd(h))
+		cmds = append(cmds, t.relinkStaticCmd(h))
+	} else {
+		cmds = append(cmds, t.keepStaticCmd(h, ""))
 	}
 	return remote.Chain(cmds...), drop, nil
 }
@@ -261,20 +266,59 @@ func hidesOlder(drop []string, inv release.Inventory) bool {
 	return false
 }
 
-// staticFallbackCmd rebuilds the tree of every release's static files the
-// web server falls back to, so pages of an earlier release keep their
-// hashed CSS and JS; "" on a host that serves none.
-func (t *Target) staticFallbackCmd(h *remote.Host) string {
-	if !t.isWeb(h) || t.Config.Web.Server == config.NoWebServer {
+// keepStaticCmd makes sure h's static fallback holds the release h
+// serves, never exclude (a release being built), so pages of that release
+// keep their hashed CSS and JS after a switch; "" on a host that serves
+// none.
+func (t *Target) keepStaticCmd(h *remote.Host, exclude string) string {
+	if !t.servesStatic(h) {
 		return ""
 	}
-	return serve.StaticFallbackCmd(t.Layout)
+	return serve.KeepStaticCmd(t.Layout, exclude)
 }
 
-// warnFallback reports the releases staticFallbackCmd could not link: a
+// keepStatic runs keepStaticCmd on every host, beside other work; the
+// function it returns waits until that is done. Losing fallbacks is a
+// warning.
+func (t *Target) keepStatic(ctx context.Context) (wait func()) {
+	var wg sync.WaitGroup
+	for _, h := range t.Hosts {
+		cmd := t.keepStaticCmd(h, "")
+		if cmd == "" {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, err := remote.Output(ctx, h, cmd)
+			if ctx.Err() == nil {
+				t.warnFallback(h, out, err)
+			}
+		}()
+	}
+	return wg.Wait
+}
+
+// relinkStaticCmd rebuilds h's static fallback from the releases left on
+// it; "" on a host that serves none.
+func (t *Target) relinkStaticCmd(h *remote.Host) string {
+	if !t.servesStatic(h) {
+		return ""
+	}
+	return serve.RelinkStaticCmd(t.Layout)
+}
+
+func (t *Target) servesStatic(h *remote.Host) bool {
+	return t.isWeb(h) && t.Config.Web.Server != config.NoWebServer
+}
+
+// warnFallback reports what keeping the static fallback could not do: a
 // failure only loses fallbacks, so it is a warning.
-func (t *Target) warnFallback(h *remote.Host, out string) {
-	if err := serve.FallbackProblem(out); err != nil {
+func (t *Target) warnFallback(h *remote.Host, out string, err error) {
+	if err == nil {
+		err = serve.FallbackProblem(out)
+	}
+	if err != nil {
 		t.UI.Warn("%s: static files of earlier releases may answer 404: %v", h.Name, err)
 	}
 }

@@ -400,11 +400,14 @@ func (d *deployRun) build(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		out, err := remote.Output(ctx, h, remote.Chain(d.t.staticFallbackCmd(h), ready))
+		// Before anything switches, the release live now must be in the
+		// static fallback; the deploy that made it live put it there,
+		// unless that run was cut short.
+		out, err := remote.Output(ctx, h, remote.Chain(d.t.keepStaticCmd(h, d.id), ready))
 		if err != nil {
 			return err
 		}
-		d.t.warnFallback(h, out)
+		d.t.warnFallback(h, out, nil)
 		return nil
 	})
 }

@@ -221,6 +221,66 @@ func TestCutoverSwitchesEveryHost(t *testing.T) {
 	}
 }
 
+// The release a host serves goes into its static fallback when a cut-over
+// finishes, and, if a run cut short left it out, before the next switch
+// moves off it: pages it rendered keep their files.
+func TestCutoverKeepsTheServedReleasesStaticFiles(t *testing.T) {
+	f := newFleet(t, 2)
+	css := func(id string) string { return "site." + id[len(id)-7:] + ".css" }
+	build := func(id string, seq int) {
+		f.release(t, id, seq, release.Ready)
+		for _, dir := range f.dirs {
+			os.MkdirAll(filepath.Join(dir, "releases", id, ".hoist-static"), 0o755)
+			os.WriteFile(filepath.Join(dir, "releases", id, ".hoist-static", css(id)), []byte(id), 0o644)
+		}
+	}
+	// The links lead into the host's root as the host sees it (f.Layout),
+	// which is only mounted for its commands: check the link itself.
+	expect := func(when string, kept map[string]bool) {
+		t.Helper()
+		for _, h := range f.Hosts {
+			for id, want := range kept {
+				target, err := os.Readlink(filepath.Join(f.dir(h), "static-fallback", "served", css(id)))
+				if got := err == nil && strings.HasPrefix(target, f.Layout.Releases()+"/"+id+"/"); got != want {
+					t.Errorf("%s, %s: %s's files kept = %v, want %v", when, h.Name, id, got, want)
+				}
+			}
+		}
+	}
+	ctx := context.Background()
+	build(r1, 1)
+	f.release(t, r1, 1, release.Live)
+	f.live(t, r1)
+	f.keepStatic(ctx)()
+	expect("r1 live", map[string]bool{r1: true})
+
+	// A deploy of r2 cut short after its switch, before it finished.
+	build(r2, 2)
+	cut := f.NewCutover(&fakeRunner{f: f}, r2, f.from(r1), 0)
+	if err := cut.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := cut.Switch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	expect("switched to r2, not finished", map[string]bool{r1: true, r2: false})
+	f.keepStatic(ctx)()
+	expect("before the next switch off r2", map[string]bool{r1: true, r2: true})
+
+	build(r3, 3)
+	cut = f.NewCutover(&fakeRunner{f: f}, r3, f.from(r2), 0)
+	if err := cut.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := cut.Switch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := cut.Finish(ctx, false, Entry{Action: "deploy", Release: r3, Result: "ok"}); err != nil {
+		t.Fatal(err)
+	}
+	expect("the deploy of r3 finished", map[string]bool{r1: true, r2: true, r3: true})
+}
+
 // With gunicorn.standby the instance that served before a deploy keeps
 // running, idle, for a rollback to switch back to; without it, it is
 // retired. A rollback keeps none: what it left is not what the next

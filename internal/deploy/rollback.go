@@ -129,7 +129,12 @@ func (t *Target) Rollback(ctx context.Context, opts RollbackOptions) (err error)
 			stopStart()
 		}
 	}()
+	// The release live now must be in the static fallback before the
+	// switch; the deploy that made it live put it there, unless that run
+	// was cut short.
+	kept := t.keepStatic(startCtx)
 	startErr := cut.Start(startCtx)
+	kept()
 	<-inspected
 	// A refusal stops the start: its cancellation is no news.
 	if err := cmp.Or(inspectErr, startErr); err != nil {

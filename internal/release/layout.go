@@ -86,13 +86,15 @@ func (l Layout) LiveMedia() string  { return path.Join(l.Current(), ".hoist-medi
 
 // StaticFallback is where the web server looks for a static file the live
 // release lacks: a link to a tree of links to the static files of every
-// release on the host (serve.StaticFallbackCmd builds it). Pages an
+// release that has been live on the host (serve.KeepStaticCmd links it). Pages an
 // earlier release rendered keep their hashed CSS and JS that way, until
 // that release is pruned and its links lead nowhere.
 func (l Layout) StaticFallback() string { return path.Join(l.Root, "static-fallback", "served") }
 
-// StaticFallbackTrees holds the trees StaticFallback points to; each is
-// built whole beside the one served, then the link is swapped.
+// StaticFallbackTrees holds the trees StaticFallback points to, each with
+// the list of releases linked into it; a tree is built whole beside the
+// one served, then the link is swapped, or grows in place by each release
+// that goes live.
 func (l Layout) StaticFallbackTrees() string { return path.Join(l.Root, "static-fallback") }
 
 // NewID names a release after when it was built and what it holds:

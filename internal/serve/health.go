@@ -15,9 +15,11 @@ import (
 
 // probeScript sends one HTTP request to an endpoint on the host (a
 // release's unix socket, or the web server) and reports what came back as
-// JSON. Python is on every host already; curl may not be.
+// JSON. Python is on every host already; curl may not be. It runs with -S
+// (no site-packages) and imports ssl only for HTTPS: a probe is on the
+// path to every switch, and those imports are most of its start.
 const probeScript = `
-import json, socket, ssl, sys
+import json, socket, sys
 endpoint, path, host, proto, timeout = sys.argv[1:6]
 out = {"status": 0, "body": "", "error": ""}
 try:
@@ -31,6 +33,7 @@ try:
         s = socket.create_connection((ip, int(port)), float(timeout))
         if scheme == "https":
             # The certificate is the web server's business; this checks the app behind it.
+            import ssl
             s = ssl._create_unverified_context().wrap_socket(s, server_hostname=host)
     s.sendall(("GET %s HTTP/1.0\r\nHost: %s\r\nX-Forwarded-Proto: %s\r\nX-Forwarded-For: 127.0.0.1\r\nUser-Agent: hoist-health\r\n\r\n" % (path, host, proto)).encode())
     data = b""
@@ -135,19 +138,23 @@ func check(ctx context.Context, h *remote.Host, s Site, id, endpoint string, hc 
 	timeout := strconv.FormatFloat(hc.Timeout.Seconds(), 'f', -1, 64)
 	var last Probe
 	var path string
+	var tried time.Time
 	for attempt := 0; attempt < hc.Retries; attempt++ {
+		// Attempts start at most once a second; one that timed out
+		// waiting for a busy instance has waited long enough.
 		if attempt > 0 {
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
-			case <-time.After(time.Second):
+			case <-time.After(time.Second - time.Since(tried)):
 			}
 		}
+		tried = time.Now()
 		// An attempt passes when every path does; it stops at the first
 		// that fails, which the next attempt asks again.
 		ok := true
 		for _, path = range paths {
-			cmd := remote.Command(s.Python, "-c", probeScript, endpoint, path, hostHeader, proto, timeout)
+			cmd := remote.Command(s.Python, "-S", "-c", probeScript, endpoint, path, hostHeader, proto, timeout)
 			if first != "" {
 				cmd = remote.Chain(remote.Labeled("start", first), cmd)
 			}

@@ -217,8 +217,8 @@ func TestLinkStaticFallback(t *testing.T) {
 		}
 	}
 	trees, _ := filepath.Glob(filepath.Join(l.StaticFallbackTrees(), "tree.*"))
-	if len(trees) != 1 {
-		t.Errorf("want one tree after three rebuilds, have %v", trees)
+	if len(trees) != 2 {
+		t.Errorf("want one tree and its list after three rebuilds, have %v", trees)
 	}
 	data, err := os.ReadFile(filepath.Join(l.StaticFallback(), "board/site.css"))
 	if err != nil || string(data) != "new css" {
@@ -260,12 +260,102 @@ func TestLinkStaticFallbackReportsWhatItCouldNotLink(t *testing.T) {
 	}
 }
 
-// linkStaticFallback runs StaticFallbackCmd here, as a deploy runs it on a
-// host.
+// linkStaticFallback rebuilds the fallback here, as a deploy's pruning
+// does on a host.
 func linkStaticFallback(ctx context.Context, l release.Layout) error {
-	out, err := remote.Output(ctx, remote.Local{}, StaticFallbackCmd(l))
+	return runFallback(ctx, RelinkStaticCmd(l))
+}
+
+func runFallback(ctx context.Context, cmd string) error {
+	out, err := remote.Output(ctx, remote.Local{}, cmd)
 	if err != nil {
-		return fmt.Errorf("link earlier releases' static files in %s: %w", l.StaticFallbackTrees(), err)
+		return fmt.Errorf("link releases' static files: %w", err)
 	}
 	return FallbackProblem(out)
+}
+
+// Keeping the release current points to links it into the served tree in
+// place; the tree is rebuilt only when that release is older than one the
+// tree holds, and a release being built is never linked.
+func TestKeepStaticLinksTheLiveReleaseInPlace(t *testing.T) {
+	l := staticHost(t)
+	ctx := context.Background()
+	served := func() string {
+		t.Helper()
+		tree, err := os.Readlink(l.StaticFallback())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tree
+	}
+	read := func(name string) string {
+		data, err := os.ReadFile(filepath.Join(l.StaticFallback(), name))
+		if err != nil {
+			return "missing"
+		}
+		return string(data)
+	}
+	listed := func() string {
+		data, _ := os.ReadFile(filepath.Join(l.StaticFallbackTrees(), served()+".list"))
+		return strings.Join(strings.Fields(string(data)), " ")
+	}
+	keep := func(live, building string) {
+		t.Helper()
+		point(t, l, live)
+		if err := runFallback(ctx, KeepStaticCmd(l, building)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// oldID is live and newID is being built: no tree yet, so one is
+	// built, without newID, which a failed deploy would remove.
+	keep(oldID, newID)
+	first := served()
+	if got := read("board/site.css") + "|" + read("board/site.0a0a0a.css") + "|" + read("board/site.9f9f9f.css"); got != "old css|old css|missing" {
+		t.Errorf("after the first keep: site.css|old hashed|new hashed = %s", got)
+	}
+	if got := listed(); got != oldID {
+		t.Errorf("the tree lists %q, want %s", got, oldID)
+	}
+
+	// newID went live: linked into the same tree.
+	third := "20261123T220501Z-9a9a9a9"
+	os.MkdirAll(filepath.Join(l.Release(third), ".hoist-static"), 0o755)
+	os.WriteFile(filepath.Join(l.Release(third), ".hoist-static", "third.css"), []byte("third"), 0o644)
+	keep(newID, "")
+	if served() != first {
+		t.Errorf("keeping a newer release rebuilt the tree (%s, was %s)", served(), first)
+	}
+	if got := read("board/site.css") + "|" + read("board/site.0a0a0a.css") + "|" + read("board/site.9f9f9f.css") + "|" + read("third.css"); got != "new css|old css|new css|missing" {
+		t.Errorf("after keeping newID: site.css|old hashed|new hashed|third = %s", got)
+	}
+	if got := listed(); got != oldID+" "+newID {
+		t.Errorf("the tree lists %q, want both releases", got)
+	}
+	keep(newID, third)
+	if got := listed(); got != oldID+" "+newID {
+		t.Errorf("keeping a listed release again changed the list to %q", got)
+	}
+
+	// A rollback made oldID live: it is listed, so nothing changes. A
+	// live release older than the newest listed, and not listed, gets the
+	// tree rebuilt, so a name still points at the newest release that
+	// has it; one tree and its list are left.
+	keep(oldID, "")
+	if served() != first {
+		t.Error("keeping a listed release rebuilt the tree")
+	}
+	mid := "20261121T230501Z-7b7b7b7"
+	os.MkdirAll(filepath.Join(l.Release(mid), ".hoist-static", "board"), 0o755)
+	os.WriteFile(filepath.Join(l.Release(mid), ".hoist-static", "board", "site.css"), []byte("mid css"), 0o644)
+	keep(mid, "")
+	if served() == first {
+		t.Error("keeping a release older than the tree's newest should rebuild it")
+	}
+	if got := read("board/site.css") + "|" + read("third.css"); got != "new css|third" {
+		t.Errorf("after the rebuild: site.css|third = %s, want the newest release's", got)
+	}
+	if left, _ := filepath.Glob(filepath.Join(l.StaticFallbackTrees(), "tree.*")); len(left) != 2 {
+		t.Errorf("want one tree and its list after a rebuild, have %v", left)
+	}
 }
