@@ -118,16 +118,51 @@ hoist_in() {
 
 # timed LOGFILE CMD...: runs CMD with its output in LOGFILE, sets SECS to its
 # wall time, T0 to when it started (epoch seconds) and RC to its exit code (never fails itself, so a load window
-# still gets closed and measured when hoist fails).
+# still gets closed and measured when hoist fails). It also sets CPU_HERE to
+# the CPU seconds CMD and its children used on this machine (hoist's checks,
+# ssh, git) and CPU_FLEET to those the fleet's containers used meanwhile
+# (the servers' share): on a machine that runs both, their sum over the
+# core count is a floor for the wall time.
 timed() {
-	local logf=$1 t0 t1
+	local logf=$1 t0 t1 f0
 	shift
+	f0=$(fleet_cpu_us)
+	times >"$OUT/.times-before"
 	t0=$(date +%s.%N)
 	T0=$t0
 	RC=0
 	"$@" >"$logf" 2>&1 || RC=$?
 	t1=$(date +%s.%N)
+	times >"$OUT/.times-after"
 	SECS=$(echo "$t1 - $t0" | bc -l | xargs printf '%.2f')
+	CPU_HERE=$(echo "$(children_cpu "$OUT/.times-after") - $(children_cpu "$OUT/.times-before")" | bc -l | xargs printf '%.2f')
+	CPU_FLEET=$(echo "($(fleet_cpu_us) - $f0) / 1000000" | bc -l | xargs printf '%.2f')
+}
+
+# children_cpu FILE: user + system seconds of the shell's finished
+# children from the output of bash's times (its second line) in FILE.
+# times itself must run in the measuring shell: in $(...) or a pipeline
+# it would measure a subshell.
+children_cpu() {
+	tail -n 1 "$1" | awk '{
+		n = 0
+		for (i = 1; i <= 2; i++) { split($i, p, "m"); sub("s", "", p[2]); n += p[1] * 60 + p[2] }
+		print n
+	}'
+}
+
+# fleet_cpu_us: CPU microseconds used so far by every running fleet
+# container (cgroup v1 cpuacct or v2 cpu.stat), 0 where neither is found.
+fleet_cpu_us() {
+	local total=0 id f
+	for id in $(docker ps -q --no-trunc --filter name=hoist-fleet-); do
+		if f=/sys/fs/cgroup/cpuacct/docker/$id/cpuacct.usage && [ -r "$f" ]; then
+			total=$((total + $(cat "$f") / 1000))
+		elif f=/sys/fs/cgroup/system.slice/docker-$id.scope/cpu.stat && [ -r "$f" ]; then
+			total=$((total + $(awk '$1 == "usage_usec" {print $2}' "$f")))
+		fi
+	done
+	echo "$total"
 }
 
 # result KEY VALUE...: one tab-separated line of the run's results table.

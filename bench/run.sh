@@ -229,6 +229,7 @@ hoist_t() {
 bench_compare() {
 	local n dir app i r hosts prev new
 	local plain=() plain_serve=() hd=() hd_serve=() rb=() rb_serve=() sk=()
+	local plain_cpu=() hd_cpu=() sk_cpu=()
 	local m_p m_ps m_h m_hs m_r m_rs m_sk ssh_d ssh_r others load1
 	for n in $SIZES; do
 		dir=$OUT/cmp-$n
@@ -264,6 +265,7 @@ bench_compare() {
 		sleep 3
 
 		plain=() plain_serve=() hd=() hd_serve=() rb=() rb_serve=() sk=()
+		plain_cpu=() hd_cpu=() sk_cpu=()
 		for ((r = 1; r <= RUNS; r++)); do
 			# What hoist's site serves now (after the last round's rollback,
 			# not the newest commit): what the rollback should go back to.
@@ -277,14 +279,14 @@ bench_compare() {
 
 			serve_timed "$dir/plain-$r.log" plain.test is "$new" "$n" plain_in "$app" "${hosts[@]}"
 			[ "$RC" -eq 0 ] || { cat "$dir/plain-$r.log" >&2; return 1; }
-			plain+=("$SECS") plain_serve+=("$SERVE")
-			log "compare n=$n run $r: plain script ${SECS}s, every host served at ${SERVE}s"
+			plain+=("$SECS") plain_serve+=("$SERVE") plain_cpu+=("$CPU_FLEET+$CPU_HERE")
+			log "compare n=$n run $r: plain script ${SECS}s, every host served at ${SERVE}s, CPU ${CPU_FLEET}s on the fleet + ${CPU_HERE}s here"
 			sleep 2
 
 			serve_timed "$dir/deploy-$r.log" bench.test is "$new" "$n" hoist_t "$app" --timings deploy bench
 			[ "$RC" -eq 0 ] || { cat "$dir/deploy-$r.log" >&2; return 1; }
-			hd+=("$SECS") hd_serve+=("$SERVE")
-			log "compare n=$n run $r: hoist deploy ${SECS}s, every host served at ${SERVE}s"
+			hd+=("$SECS") hd_serve+=("$SERVE") hd_cpu+=("$CPU_FLEET+$CPU_HERE")
+			log "compare n=$n run $r: hoist deploy ${SECS}s, every host served at ${SERVE}s, CPU ${CPU_FLEET}s on the fleet + ${CPU_HERE}s here"
 			# hoist hands the old instance's drain and stop to systemd (2 s
 			# later): let that finish before the next measurement.
 			sleep 4
@@ -301,11 +303,12 @@ bench_compare() {
 			bump "$app"
 			serve_timed "$dir/skip-checks-$r.log" bench.test is "$(cat "$app/VERSION")" "$n" hoist_t "$app" --timings deploy --skip-checks bench
 			[ "$RC" -eq 0 ] || { cat "$dir/skip-checks-$r.log" >&2; return 1; }
-			sk+=("$SECS")
-			log "compare n=$n run $r: hoist deploy --skip-checks ${SECS}s"
+			sk+=("$SECS") sk_cpu+=("$CPU_FLEET+$CPU_HERE")
+			log "compare n=$n run $r: hoist deploy --skip-checks ${SECS}s, CPU ${CPU_FLEET}s on the fleet + ${CPU_HERE}s here"
 			sleep 4
 			result compare-run "$n" "$r" "$others" "$load1" "${plain[-1]}" "${plain_serve[-1]}" "${hd[-1]}" "${hd_serve[-1]}" \
-				"${rb[-1]}" "${rb_serve[-1]}" "${sk[-1]}" "$(ssh_commands "$dir/deploy-$r.log")" "$(ssh_commands "$dir/rollback-$r.log")"
+				"${rb[-1]}" "${rb_serve[-1]}" "${sk[-1]}" "$(ssh_commands "$dir/deploy-$r.log")" "$(ssh_commands "$dir/rollback-$r.log")" \
+				"${plain_cpu[-1]}" "${hd_cpu[-1]}" "${sk_cpu[-1]}"
 		done
 		# One deploy's and one rollback's --timings table, on their own
 		# (every run's log has its table too).
@@ -436,9 +439,9 @@ if grep -q '^compare	' "$OUT/results.tsv"; then
 	echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 	awk -F'\t' '$1 == "compare" {printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s |\n", $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14}' "$OUT/results.tsv"
 	echo
-	echo "each run (seconds):"
+	echo "each run (seconds; CPU = fleet + this machine, see timed in bench/lib.sh):"
 	{
-		printf 'hosts\trun\tother containers\tload1\tplain\tplain serves\thoist deploy\thoist serves\trollback\trollback serves\tskip-checks\tssh deploy\tssh rollback\n'
+		printf 'hosts\trun\tother containers\tload1\tplain\tplain serves\thoist deploy\thoist serves\trollback\trollback serves\tskip-checks\tssh deploy\tssh rollback\tCPU plain\tCPU hoist\tCPU skip-checks\n'
 		grep '^compare-run' "$OUT/results.tsv" | cut -f2-
 	} | column -t -s $'\t'
 fi

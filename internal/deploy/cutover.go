@@ -166,8 +166,8 @@ func (c *Cutover) Switched() bool {
 // served before) with the venvs and artifacts only they used, and links
 // the new release into the static fallback (relinking it whole when that
 // pruning hid an older release's files): one read and one round trip per
-// host, however much there is to tidy, with the linking beside it. A rollback marks what it left as rolled back, so the
-// next rollback goes further back.
+// host, however much there is to tidy. A rollback marks what it left as
+// rolled back, so the next rollback goes further back.
 func (c *Cutover) Finish(ctx context.Context, rollback bool, entry Entry) error {
 	t := c.t
 	return c.t.each(ctx, t.Hosts, "finish", func(ctx context.Context, h *remote.Host) error {
