@@ -53,6 +53,9 @@ func (s Site) stopTimer(id string) string { return s.Unit() + "-stop-" + id }
 // retireScript makes $2 the instance systemd starts at boot, and no other,
 // then has systemd stop each older instance after $3 seconds, on its own:
 // the command returns at once, and a stop is never lost with the SSH link.
+// A timer's AccuracySec defaults to a minute, which systemd may use to
+// coalesce wake-ups: without a tighter one the old instance could run, and
+// stop in the middle of the next command, up to a minute late.
 // Enabling only matters at boot, which reads the links afresh: --no-reload
 // spares a daemon-reload, most of a second on a busy host.
 const retireScript = `
@@ -72,9 +75,9 @@ for id in "$@"; do
 	systemctl stop "$t.timer" "$t.service" 2>/dev/null || true
 	systemctl reset-failed "$t.timer" "$t.service" 2>/dev/null || true
 	if [ "$socket" = yes ]; then
-		systemd-run --quiet --collect --unit="$t" --on-active="$delay" systemctl stop "$unit@$id.service" "$unit@$id.socket"
+		systemd-run --quiet --collect --unit="$t" --on-active="$delay" --timer-property=AccuracySec=100ms systemctl stop "$unit@$id.service" "$unit@$id.socket"
 	else
-		systemd-run --quiet --collect --unit="$t" --on-active="$delay" systemctl stop "$unit@$id.service"
+		systemd-run --quiet --collect --unit="$t" --on-active="$delay" --timer-property=AccuracySec=100ms systemctl stop "$unit@$id.service"
 	fi
 done
 `
