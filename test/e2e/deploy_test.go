@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hoistdeploy/hoist/test/fleet"
 )
@@ -64,9 +65,18 @@ func TestDeployThreeHostsSharedDatabase(t *testing.T) {
 		}
 	}
 
+	v2 := sh(t, hosts[0], "basename $(readlink /srv/three/current)")
 	out = a.mustHoist("--timings", "rollback", "prod")
 	expectServing(t, hosts, domain, "version: v1")
 	expectRoundTrips(t, out, hosts, maxRollbackTrips)
+	// The instance rolled back from stops once its socket drained (2 s),
+	// not when systemd next wakes up for something else (a timer's
+	// default accuracy is a minute). Watched through /proc: asking
+	// systemctl would wake systemd and fire the timer. ([s] keeps the
+	// pattern from matching the shell that runs pgrep.)
+	for _, h := range hosts {
+		waitWithin(t, h, "the rolled-back instance to stop", "! pgrep -f /srv/three/release[s]/"+v2+"/", 10*time.Second)
+	}
 	if !strings.Contains(out, "rolled back") {
 		t.Errorf("rollback output lacks a result line:\n%s", out)
 	}

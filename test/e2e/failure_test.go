@@ -193,7 +193,13 @@ func (a *app) startHoist(args ...string) (*exec.Cmd, *bytes.Buffer) {
 // waitFor polls cond on the host until it holds.
 func waitFor(t *testing.T, h *fleet.Host, what, script string) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
+	waitWithin(t, h, what, script, 2*time.Minute)
+}
+
+// waitWithin polls cond on the host until it holds, for at most d.
+func waitWithin(t *testing.T, h *fleet.Host, what, script string, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
 		if _, err := h.Exec(context.Background(), "sh", "-c", script); err == nil {
 			return
