@@ -121,33 +121,36 @@ hoist_in() {
 # still gets closed and measured when hoist fails). It also sets CPU_HERE to
 # the CPU seconds CMD and its children used on this machine (hoist's checks,
 # ssh, git) and CPU_FLEET to those the fleet's containers used meanwhile
-# (the servers' share): on a machine that runs both, their sum over the
-# core count is a floor for the wall time.
+# (the servers' share, with whatever else ran there): on a machine that
+# runs both, their sum over the core count is a floor for the wall time.
+# CMD runs in a subshell whose own times count its processes only, not
+# the pollers that serve_timed runs beside it.
 timed() {
 	local logf=$1 t0 t1 f0
 	shift
 	f0=$(fleet_cpu_us)
-	times >"$OUT/.times-before"
 	t0=$(date +%s.%N)
 	T0=$t0
 	RC=0
-	"$@" >"$logf" 2>&1 || RC=$?
+	(
+		rc=0
+		"$@" >"$logf" 2>&1 || rc=$?
+		times >"$OUT/.times"
+		exit "$rc"
+	) || RC=$?
 	t1=$(date +%s.%N)
-	times >"$OUT/.times-after"
 	SECS=$(echo "$t1 - $t0" | bc -l | xargs printf '%.2f')
-	CPU_HERE=$(echo "$(children_cpu "$OUT/.times-after") - $(children_cpu "$OUT/.times-before")" | bc -l | xargs printf '%.2f')
+	CPU_HERE=$(children_cpu "$OUT/.times")
 	CPU_FLEET=$(echo "($(fleet_cpu_us) - $f0) / 1000000" | bc -l | xargs printf '%.2f')
 }
 
-# children_cpu FILE: user + system seconds of the shell's finished
-# children from the output of bash's times (its second line) in FILE.
-# times itself must run in the measuring shell: in $(...) or a pipeline
-# it would measure a subshell.
+# children_cpu FILE: user + system seconds of a shell's finished children,
+# from the output of bash's times (its second line) in FILE.
 children_cpu() {
 	tail -n 1 "$1" | awk '{
 		n = 0
 		for (i = 1; i <= 2; i++) { split($i, p, "m"); sub("s", "", p[2]); n += p[1] * 60 + p[2] }
-		print n
+		printf "%.2f", n
 	}'
 }
 
