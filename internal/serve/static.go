@@ -30,7 +30,8 @@ import (
 // listed, its files are linked into the served tree in place, which no
 // request can notice: the web server finds every name the live release
 // has in current first. Otherwise (no tree yet, a rollback made an older
-// release live, or relink), a new tree is built beside the one served
+// release live, five releases in the tree pruned since it was built, whose
+// dead links would pile up, or relink), a new tree is built beside the one served
 // from every release on the host but exclude (a release being built,
 // which a failed deploy removes), and the link is swapped with rename(2),
 // so a request sees the old tree or the new, never a half-built one.
@@ -60,7 +61,11 @@ tree=$(readlink "$served" 2>/dev/null)
 if [ "$7" = keep ] && [ -n "$tree" ] && [ -d "$trees/$tree" ] && [ -f "$trees/$tree.list" ]; then
 	grep -qxF -e "$live" "$trees/$tree.list" && exit 0
 	newest=$(sort "$trees/$tree.list" | tail -n 1)
-	if [ "$live" \> "$newest" ]; then
+	gone=0
+	while read -r id; do
+		[ -d "$releases/$id" ] || gone=$((gone + 1))
+	done <"$trees/$tree.list"
+	if [ "$live" \> "$newest" ] && [ "$gone" -lt 5 ]; then
 		link "$live" "$trees/$tree"
 		echo "$live" >>"$trees/$tree.list" || exit 1
 		report "$5"

@@ -358,4 +358,29 @@ func TestKeepStaticLinksTheLiveReleaseInPlace(t *testing.T) {
 	if left, _ := filepath.Glob(filepath.Join(l.StaticFallbackTrees(), "tree.*")); len(left) != 2 {
 		t.Errorf("want one tree and its list after a rebuild, have %v", left)
 	}
+
+	// Pruned releases leave dead links in a tree that only grows; once
+	// five of those it lists are gone, the next keep rebuilds it.
+	rebuilt := served()
+	for i, id := range []string{oldID, mid} {
+		os.RemoveAll(l.Release(id))
+		fourth := fmt.Sprintf("20261124T22050%dZ-4b4b4b4", i)
+		os.MkdirAll(filepath.Join(l.Release(fourth), ".hoist-static"), 0o755)
+		keep(fourth, "")
+	}
+	if served() != rebuilt {
+		t.Errorf("two pruned releases should not rebuild the tree")
+	}
+	for i := 2; i < 5; i++ {
+		os.RemoveAll(l.Release(fmt.Sprintf("20261124T22050%dZ-4b4b4b4", i-2)))
+		next := fmt.Sprintf("20261124T22050%dZ-4b4b4b4", i)
+		os.MkdirAll(filepath.Join(l.Release(next), ".hoist-static"), 0o755)
+		keep(next, "")
+	}
+	if served() == rebuilt {
+		t.Errorf("the tree should have been rebuilt once five releases it lists were pruned")
+	}
+	if got := listed(); strings.Contains(got, oldID) || strings.Contains(got, mid) {
+		t.Errorf("the rebuilt tree still lists pruned releases: %s", got)
+	}
 }
