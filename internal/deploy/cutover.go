@@ -252,9 +252,10 @@ func (c *Cutover) finishCmd(h *remote.Host, inv release.Inventory, rollback bool
 
 // hidesOlder tells whether a release pruned is newer than one that stays,
 // in the static fallback's order (by id). Its links then hide names the
-// older one has, and the tree must be relinked. Otherwise the tree the
-// build linked stands: the names that lead into pruned releases are names
-// no release left has, which answer 404 either way.
+// older one has, and the tree must be relinked. Otherwise the tree stands
+// (each release was linked as it went live): the names that lead into
+// pruned releases are names no release left has, which answer 404 either
+// way.
 func hidesOlder(drop []string, inv release.Inventory) bool {
 	for _, d := range drop {
 		for _, r := range inv.Records {

@@ -75,7 +75,7 @@ func caddyRedirect(tls config.TLS, domain string) (string, error) {
 }
 
 // Static files come from the live release, then from the releases before
-// it still on the host (see StaticFallbackCmd), as with nginx. try_files
+// it still on the host (see KeepStaticCmd), as with nginx. try_files
 // ends in =404 so a miss never falls through to file_server, whose root is
 // deploy_to.
 //

@@ -30,8 +30,8 @@ import (
 // listed, its files are linked into the served tree in place, which no
 // request can notice: the web server finds every name the live release
 // has in current first. Otherwise (no tree yet, a rollback made an older
-// release live, five releases in the tree pruned since it was built, whose
-// dead links would pile up, or relink), a new tree is built beside the one served
+// release live, five of the releases listed pruned, whose dead links
+// would pile up, or relink), a new tree is built beside the one served
 // from every release on the host but exclude (a release being built,
 // which a failed deploy removes), and the link is swapped with rename(2),
 // so a request sees the old tree or the new, never a half-built one.
@@ -113,9 +113,10 @@ func fallbackCmd(l release.Layout, mode, exclude string) string {
 	return remote.Script(fallbackScript, l.StaticFallbackTrees(), l.StaticFallback(), l.Releases(), path.Base(l.Static("x")), fallbackIncomplete, l.Current(), mode, exclude)
 }
 
-// FallbackProblem finds in the output of StaticFallbackCmd the releases it
-// could not link. That leaves the site serving the live release as before,
-// with fewer fallbacks: worth a warning, not a failed deploy.
+// FallbackProblem finds in the output of KeepStaticCmd or RelinkStaticCmd
+// the releases they could not link. That leaves the site serving the live
+// release as before, with fewer fallbacks: worth a warning, not a failed
+// deploy.
 func FallbackProblem(out string) error {
 	for _, line := range strings.Split(out, "\n") {
 		if strings.HasPrefix(line, fallbackIncomplete) {
