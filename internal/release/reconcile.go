@@ -56,7 +56,10 @@ func Reconcile(inv Inventory, standby bool) Repair {
 // Problems are what Reconcile would repair, for status, which changes
 // nothing.
 func (inv Inventory) Problems(standby bool) []string {
-	notes := Reconcile(inv, standby).Notes
+	var notes []string
+	for _, n := range Reconcile(inv, standby).Notes {
+		notes = append(notes, n+": the next hoist deploy, rollback or setup repairs it")
+	}
 	for _, d := range inv.Damaged {
 		notes = append(notes, fmt.Sprintf("the release record %s is damaged or names an invalid id: look at it, then remove it", d))
 	}

@@ -95,3 +95,22 @@ func TestDrainingInstanceIsNotStray(t *testing.T) {
 		t.Errorf("stop = %v, want only the instance without a timer", rep.Stop)
 	}
 }
+
+// status shows what a run that died left, and says what repairs it: the
+// user should not have to clean up by hand.
+func TestProblemsSayWhatRepairsThem(t *testing.T) {
+	inv := Inventory{
+		Live:    "20261102T100000Z-bbbbbb2",
+		Records: []Record{{ID: "20261102T100000Z-bbbbbb2", State: Live}, {ID: "20261103T100000Z-ccccccc", State: Building}},
+		Running: []string{"20261102T100000Z-bbbbbb2", "20261103T100000Z-ccccccc"},
+	}
+	problems := inv.Problems(false)
+	if len(problems) != 2 {
+		t.Fatalf("problems = %q, want the abandoned build and its stray instance", problems)
+	}
+	for _, p := range problems {
+		if !strings.Contains(p, "20261103T100000Z-ccccccc") || !strings.HasSuffix(p, "the next hoist deploy, rollback or setup repairs it") {
+			t.Errorf("problem %q should name the release and what repairs it", p)
+		}
+	}
+}
