@@ -507,6 +507,26 @@ func (d *decoder) checkGunicorn(g *Gunicorn) {
 	if !d.given("gunicorn.standby") {
 		g.Standby = true
 	}
+	for i, a := range g.Args {
+		key := fmt.Sprintf("gunicorn.args[%d]", i)
+		for _, o := range gunicornOwnOptions {
+			if a == o.long || strings.HasPrefix(a, o.long+"=") || (o.short != "" && strings.HasPrefix(a, o.short)) {
+				d.errorf(d.at(key), key, "%s: %s", a, o.why)
+			}
+		}
+	}
+}
+
+// gunicornOwnOptions are the gunicorn options hoist sets itself. Given
+// again in gunicorn.args they would fight hoist: a longer
+// --graceful-timeout is cut short by the stop timeout hoist derives from
+// gunicorn.graceful_timeout, and a daemonized gunicorn leaves systemd
+// without its process, so every start fails.
+var gunicornOwnOptions = []struct{ long, short, why string }{
+	{"--workers", "-w", "hoist sets it: use gunicorn.workers"},
+	{"--timeout", "-t", "hoist sets it: use gunicorn.timeout"},
+	{"--graceful-timeout", "", "hoist sets it: use gunicorn.graceful_timeout, which also sets how long systemd waits for the old instance to stop"},
+	{"--daemon", "-D", "systemd runs gunicorn and must keep it in the foreground; remove it"},
 }
 
 func (d *decoder) checkHealth(h *Health) {

@@ -324,6 +324,12 @@ func TestParseErrors(t *testing.T) {
 			`hoist.yml:11:52: web.domains[2]: "bad_name.com": not a host name`,
 			`hoist.yml:12:3: web: unknown key "colour"`,
 		}},
+		{"gunicorn options hoist sets", head + "gunicorn:\n  args: [--workers=4, -t, \"60\", --graceful-timeout, \"90\", -D, --threads, \"4\", --preload]\n", []string{
+			`hoist.yml:7:10: gunicorn.args[0]: --workers=4: hoist sets it: use gunicorn.workers`,
+			`hoist.yml:7:23: gunicorn.args[1]: -t: hoist sets it: use gunicorn.timeout`,
+			`hoist.yml:7:33: gunicorn.args[3]: --graceful-timeout: hoist sets it: use gunicorn.graceful_timeout, which also sets how long systemd waits for the old instance to stop`,
+			`hoist.yml:7:59: gunicorn.args[5]: -D: systemd runs gunicorn and must keep it in the foreground; remove it`,
+		}},
 		{"gunicorn", head + "gunicorn:\n  workers: 0\n  timeout: 1.5\n  args: [[x]]\n", []string{
 			`hoist.yml:7:12: gunicorn.workers: must be between 1 and 1000, not 0`,
 			`hoist.yml:8:12: gunicorn.timeout: expected an integer, got "1.5"`,
