@@ -520,9 +520,13 @@ func (d *decoder) checkGunicorn(g *Gunicorn) {
 // gunicornOwnOptions are the gunicorn options hoist sets itself. Given
 // again in gunicorn.args they would fight hoist: a longer
 // --graceful-timeout is cut short by the stop timeout hoist derives from
-// gunicorn.graceful_timeout, and a daemonized gunicorn leaves systemd
-// without its process, so every start fails.
+// gunicorn.graceful_timeout; a daemonized gunicorn leaves systemd without
+// its process, so every start fails; and with strategy container, whose
+// containers share the host's network, a --bind to a port opens the app
+// to the world past the web server, and the next release's instance,
+// started beside it, finds the port taken.
 var gunicornOwnOptions = []struct{ long, short, why string }{
+	{"--bind", "-b", "hoist binds gunicorn to the release's own socket, which the web server proxies to; remove it"},
 	{"--workers", "-w", "hoist sets it: use gunicorn.workers"},
 	{"--timeout", "-t", "hoist sets it: use gunicorn.timeout"},
 	{"--graceful-timeout", "", "hoist sets it: use gunicorn.graceful_timeout, which also sets how long systemd waits for the old instance to stop"},

@@ -330,6 +330,9 @@ func TestParseErrors(t *testing.T) {
 			`hoist.yml:7:33: gunicorn.args[3]: --graceful-timeout: hoist sets it: use gunicorn.graceful_timeout, which also sets how long systemd waits for the old instance to stop`,
 			`hoist.yml:7:59: gunicorn.args[5]: -D: systemd runs gunicorn and must keep it in the foreground; remove it`,
 		}},
+		{"gunicorn bind", head + "gunicorn:\n  args: [--bind, \"0.0.0.0:8000\"]\n", []string{
+			`hoist.yml:7:10: gunicorn.args[0]: --bind: hoist binds gunicorn to the release's own socket, which the web server proxies to; remove it`,
+		}},
 		{"gunicorn", head + "gunicorn:\n  workers: 0\n  timeout: 1.5\n  args: [[x]]\n", []string{
 			`hoist.yml:7:12: gunicorn.workers: must be between 1 and 1000, not 0`,
 			`hoist.yml:8:12: gunicorn.timeout: expected an integer, got "1.5"`,
