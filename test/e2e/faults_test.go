@@ -208,12 +208,12 @@ func expectOneHealthyRelease(t *testing.T, f *fleet.Fleet, domain, app string, s
 		if code != 200 {
 			t.Errorf("%s answers %d after the fault", h.Name, code)
 		}
-		i := strings.Index(body, "version: ")
-		if i < 0 {
+		v := pageVersion(body)
+		if v == "" {
 			t.Errorf("%s: no version in the page", h.Name)
 			continue
 		}
-		seen[strings.Fields(body[i+len("version: "):])[0]] = true
+		seen[v] = true
 		if got := sh(t, h, "cat /srv/"+app+"/shared/media/keep.txt"); got != "keep" {
 			t.Errorf("%s: shared/media/keep.txt = %q", h.Name, got)
 		}
@@ -229,9 +229,18 @@ func releasesServed(t *testing.T, f *fleet.Fleet, domain string) map[string]bool
 	seen := map[string]bool{}
 	for _, h := range f.Hosts {
 		_, body := get(t, h, domain, "/")
-		if i := strings.Index(body, "version: "); i >= 0 {
-			seen[strings.Fields(body[i+len("version: "):])[0]] = true
+		if v := pageVersion(body); v != "" {
+			seen[v] = true
 		}
 	}
 	return seen
+}
+
+// pageVersion is the version the notes app's page shows, "" if none.
+func pageVersion(body string) string {
+	_, after, ok := strings.Cut(body, "version: ")
+	if f := strings.Fields(after); ok && len(f) > 0 {
+		return f[0]
+	}
+	return ""
 }
