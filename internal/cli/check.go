@@ -20,7 +20,9 @@ func newCheckCmd(g *globalOptions) *cobra.Command {
 would break in production: Django's system checks with the deployment ones
 (manage.py check --deploy), makemigrations --check, and a real collectstatic
 into a temporary directory. It checks the committed files of REF, exactly
-what a deploy would ship. Every deploy runs it first.
+what a deploy would ship. Every deploy runs the same checks in the new
+release on the primary, with the server's Python and the release's
+requirements; this command tries a commit before deploying it.
 
 It fails on Django errors, a missing migration, a failing collectstatic,
 DEBUG on, an empty ALLOWED_HOSTS and a missing or weak SECRET_KEY. Other
@@ -28,7 +30,7 @@ warnings (HSTS, SSL redirect, secure cookies on a plain-HTTP stage) are
 shown, not fatal, unless the stage's checks: fail_level is warning; check
 ids under checks: silence are neither shown nor fatal.
 
-It needs a Python with Django here: HOIST_PYTHON, the active or project
+It needs a Python with Django and the app's requirements here: HOIST_PYTHON, the active or project
 virtualenv (.venv, venv, env), or python3.`,
 		Example: "  hoist check production",
 		Args:    stageArg,

@@ -14,9 +14,10 @@ import (
 	"github.com/hoistdeploy/hoist/internal/ui"
 )
 
-// SkippedChecks is what --skip-checks leaves out, for its warning: the
-// user should know the migration and static files checks go too.
-const SkippedChecks = "Django's system checks (check --deploy), the missing-migration check (makemigrations --check) and the trial collectstatic (into a temporary directory)"
+// SkippedChecks is what --skip-checks leaves out of a deploy, for its
+// warning: the user should know the migration check goes too, and that
+// collectstatic, part of every build, does not.
+const SkippedChecks = "Django's system checks (check --deploy) and the missing-migration check (makemigrations --check); collectstatic still runs in the build"
 
 // ChecksError is a project Django's own checks reject for the stage.
 type ChecksError struct {
@@ -55,16 +56,6 @@ func RunLocalChecks(ctx context.Context, u *ui.UI, python string, a *Artifact, p
 		return ctx.Err()
 	}
 	return judge(u, report, checks, "on this machine ("+python+")")
-}
-
-// RunReleaseChecks runs Django's checks in a built release (run is its
-// django.ReleaseRunner), for a deploying machine without Django.
-func RunReleaseChecks(ctx context.Context, u *ui.UI, run django.Runner, checks config.Checks) error {
-	report := django.RunChecks(ctx, run, checks)
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	return judge(u, report, checks, "in the built release")
 }
 
 // judge shows the warnings that do not stop the deploy and turns the

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -71,14 +70,7 @@ type deployRun struct {
 	// liveMigrations brings the live release's migration files (nil when
 	// unknown), read while the new one builds; nil on a first deploy.
 	liveMigrations chan []string
-	checks         chan error // the checks' verdict, sent once
-	checksOnce     sync.Once
-	checksErr      error
-	// checksHere tells, as soon as it is known, whether a local Python has
-	// Django; without one the checks run in the built release on the
-	// primary.
-	checksHere chan bool
-	cut        *Cutover // set once instances start
+	cut            *Cutover // set once instances start
 }
 
 // Deploy builds the commit into a new release on every host, migrates once,
@@ -115,31 +107,8 @@ func (t *Target) Deploy(ctx context.Context, opts Options) (err error) {
 	}
 	u.Timed("", "pack", time.Since(d.start))
 
-	// The checks run on this machine while the artifact ships and the
-	// release builds; their verdict is awaited before the migrations
-	// (awaitChecks), so a failing check still stops everything first.
-	d.checks = make(chan error, 1)
-	d.checksHere = make(chan bool, 1)
 	if opts.SkipChecks {
 		u.Warn("--skip-checks: not running %s", SkippedChecks)
-		d.checksHere <- true
-		d.checks <- nil
-	} else {
-		go func() {
-			start := time.Now()
-			python := django.LocalPython(filepath.Join(c.Dir, c.ProjectDir))
-			d.checksHere <- python != ""
-			if python == "" {
-				d.checks <- nil
-				return
-			}
-			err := RunLocalChecks(ctx, u, python, art, c.ProjectDir, StageEnv(c, t.Stage, opts.Secrets), t.Stage.Checks)
-			u.Timed("", "checks", time.Since(start))
-			if err == nil {
-				u.Info("Django checks passed: check --deploy, makemigrations --check, collectstatic")
-			}
-			d.checks <- err
-		}()
 	}
 	if err := t.preflight(ctx); err != nil {
 		return err
@@ -204,18 +173,6 @@ func (t *Target) Deploy(ctx context.Context, opts Options) (err error) {
 		return &AfterDeployError{Err: err, Release: d.id}
 	}
 	return nil
-}
-
-// awaitChecks waits for the verdict of the checks (once) and returns it.
-func (d *deployRun) awaitChecks(ctx context.Context) error {
-	d.checksOnce.Do(func() {
-		select {
-		case d.checksErr = <-d.checks:
-		case <-ctx.Done():
-			d.checksErr = ctx.Err()
-		}
-	})
-	return d.checksErr
 }
 
 // preflight refuses a host hoist setup has not prepared for this hoist.yml.
@@ -362,15 +319,27 @@ func (d *deployRun) build(ctx context.Context) error {
 				u.Step(h.Name, "build", "built virtualenv %s (pip install -r %s)", venv, c.Requirements)
 			}
 		}
+		// Django's checks run once, on the primary, in the Django start
+		// that builds the release: with the hosts' Python and the
+		// release's own requirements, before any migration or switch.
 		primary := h == d.t.Primary
-		if primary && !<-d.checksHere {
-			u.Warn("no Python with Django on this machine (set HOIST_PYTHON to one): the checks run in the built release on %s, before anything switches", h.Name)
-			if err := RunReleaseChecks(ctx, u, django.ReleaseRunner(h, l, d.id, c.ProjectDir), d.t.Stage.Checks); err != nil {
+		checks := primary && !d.opts.SkipChecks
+		p, err := django.Prepare(ctx, h, l, d.id, c.ProjectDir, primary, checks)
+		if checks {
+			report := p.Report(d.t.Stage.Checks)
+			var exit *remote.ExitError
+			if err != nil && p.CollectStaticFailed == "" && errors.As(err, &exit) {
+				// Django did not start: the checks could not run, and
+				// the release would not start either.
+				report = django.LoadFailure(exit)
+			}
+			if err := judge(u, report, d.t.Stage.Checks, "in the new release on "+h.Name); err != nil {
 				return err
 			}
-			u.Step(h.Name, "build", "Django checks passed in the release")
+			if err == nil {
+				u.Step(h.Name, "build", "Django checks passed: check --deploy, makemigrations --check, collectstatic")
+			}
 		}
-		p, err := django.Prepare(ctx, h, l, d.id, c.ProjectDir, primary)
 		if err != nil {
 			return err
 		}
@@ -452,9 +421,6 @@ func checkServedURLs(c *config.Config, s django.Settings) error {
 func (d *deployRun) migrate(ctx context.Context) error {
 	h, u := d.t.Primary, d.t.UI
 	fail := func(err error) error { return &StepError{Host: h.Name, Step: "migrate", Err: err} }
-	if err := d.awaitChecks(ctx); err != nil {
-		return err
-	}
 	// The database must hold no migration that neither the new release nor
 	// the live one knows (a rollback that left one applied), and a history
 	// Django itself finds consistent.

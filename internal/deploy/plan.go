@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -85,10 +84,8 @@ func (t *Target) Plan(ctx context.Context, opts Options) error {
 	}
 	if opts.SkipChecks {
 		show(nil, "checks", "skipped (--skip-checks)")
-	} else if python := django.LocalPython(filepath.Join(c.Dir, c.ProjectDir)); python != "" {
-		show(nil, "checks", "%s on this machine with %s, while the release builds", SkippedChecks, python)
 	} else {
-		show(nil, "checks", "%s in the built release on %s (no Python with Django here)", SkippedChecks, t.Primary.Name)
+		show(t.Primary, "checks", "check --deploy and makemigrations --check in the new release, in the Django start of its build")
 	}
 	for _, h := range t.Hosts {
 		if holder, held := locks[h]; held {
@@ -132,7 +129,7 @@ func (t *Target) Plan(ctx context.Context, opts Options) error {
 		} else {
 			show(h, "build", "one Django start: settings, collectstatic")
 		}
-		cmd(h, "build", django.PrepareCmd(t.Layout, d.id, c.ProjectDir, h == t.Primary))
+		cmd(h, "build", django.PrepareCmd(t.Layout, d.id, c.ProjectDir, h == t.Primary, h == t.Primary && !opts.SkipChecks))
 		for _, b := range c.Build {
 			cmd(h, "build", d.commandCmd(b))
 		}

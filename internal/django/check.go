@@ -56,7 +56,8 @@ var fatalWarnings = map[string]bool{
 // settings: Django's system checks with the deployment ones, missing
 // migrations, and a real collectstatic (a dry run misses errors of manifest
 // storage), all in one Django start (checkScript). Which check messages
-// are fatal follows the stage's checks: settings in hoist.yml.
+// are fatal follows the stage's checks: settings in hoist.yml. A deploy
+// runs the same checks in its build instead (Prepare with checks).
 func RunChecks(ctx context.Context, run Runner, opts config.Checks) Report {
 	out, err := run(ctx, "python", "manage.py", "shell", "-v", "0", "-c", checkScript)
 	if err != nil {
@@ -68,6 +69,17 @@ func RunChecks(ctx context.Context, run Runner, opts config.Checks) Report {
 	if !ok {
 		return Report{Failures: []Failure{{Check: "check --deploy", Output: "hoist could not read what Django's checks said:\n" + strings.TrimSpace(out)}}}
 	}
+	return res.report(opts)
+}
+
+// LoadFailure is the report of a Django start that failed before any
+// check could run: the settings or an app do not load.
+func LoadFailure(err *remote.ExitError) Report {
+	return Report{Failures: []Failure{{Check: "check --deploy", Output: loadHint(err.Stderr)}}}
+}
+
+// report judges what the checks found by the stage's checks: settings.
+func (res checkResult) report(opts config.Checks) Report {
 	var r Report
 	r.Failures, r.Warnings = judgeMessages(res.Messages, opts)
 	if mm := res.Makemigrations; mm.Code != 0 {
@@ -137,36 +149,16 @@ func levelName(n int) string {
 // settings or an app may print too.
 const checkMarker = "hoist-checks: "
 
-// checkScript runs, in one Django start, what manage.py check --deploy
-// runs (no database checks), with every message as JSON so warnings and
-// errors can be told apart by id; then makemigrations --check --dry-run
-// --noinput (--dry-run: before Django 4.2, --check alone writes the
-// migration files; --noinput: a change that looks like a rename would ask,
-// and with no terminal end in EOFError instead of the report); then a
-// collectstatic into a temporary STATIC_ROOT, so the check writes nothing
-// into the project (override_settings also drops a storage the checks may
-// have made for the real STATIC_ROOT). It runs in manage.py shell -c, so
-// whatever the project's manage.py does first (sys.path, dotenv) is done.
-// Django's API here is the same from 3.2 to 5.x.
-const checkScript = `
-import io, json, shutil, tempfile, traceback
-from django.conf import settings
-from django.core import checks
-from django.core.management import call_command
-from django.db import models
-from django.test.utils import override_settings
-
-hoist_messages = []
-for m in checks.run_checks(include_deployment_checks=True):
-    if m.is_silenced():  # the project's own SILENCED_SYSTEM_CHECKS
-        continue
-    if m.obj is None:
-        obj = ""
-    elif isinstance(m.obj, models.base.ModelBase):
-        obj = m.obj._meta.label
-    else:
-        obj = str(m.obj)
-    hoist_messages.append({"id": m.id or "", "level": m.level, "msg": str(m.msg), "hint": str(m.hint or ""), "obj": obj})
+// checksDef defines, for a script in which Django is set up, hoist_run
+// (a management command's exit status and output) and hoist_checks: what
+// manage.py check --deploy runs (no database checks), with every message
+// as JSON so warnings and errors can be told apart by id; then
+// makemigrations --check --dry-run --noinput (--dry-run: before Django
+// 4.2, --check alone writes the migration files; --noinput: a change that
+// looks like a rename would ask, and with no terminal end in EOFError
+// instead of the report). Django's API here is the same from 3.2 to 5.x.
+const checksDef = `
+import io, traceback
 
 def hoist_run(fn):
     out = io.StringIO()
@@ -179,9 +171,39 @@ def hoist_run(fn):
     except BaseException:
         return {"code": 1, "out": out.getvalue() + traceback.format_exc()}
 
-def hoist_makemigrations(out):
-    call_command("makemigrations", check_changes=True, dry_run=True, interactive=False, stdout=out, stderr=out)
+def hoist_checks():
+    from django.core import checks
+    from django.core.management import call_command
+    from django.db import models
+    messages = []
+    for m in checks.run_checks(include_deployment_checks=True):
+        if m.is_silenced():  # the project's own SILENCED_SYSTEM_CHECKS
+            continue
+        if m.obj is None:
+            obj = ""
+        elif isinstance(m.obj, models.base.ModelBase):
+            obj = m.obj._meta.label
+        else:
+            obj = str(m.obj)
+        messages.append({"id": m.id or "", "level": m.level, "msg": str(m.msg), "hint": str(m.hint or ""), "obj": obj})
 
+    def makemigrations(out):
+        call_command("makemigrations", check_changes=True, dry_run=True, interactive=False, stdout=out, stderr=out)
+
+    return {"messages": messages, "makemigrations": hoist_run(makemigrations)}
+`
+
+// checkScript is hoist check's one Django start: hoist_checks, then a
+// collectstatic into a temporary STATIC_ROOT, so the check writes nothing
+// into the project (override_settings also drops a storage the checks may
+// have made for the real STATIC_ROOT). It runs in manage.py shell -c, so
+// whatever the project's manage.py does first (sys.path, dotenv) is done.
+const checkScript = `
+import json, shutil, tempfile
+from django.conf import settings
+from django.core.management import call_command
+from django.test.utils import override_settings
+` + checksDef + `
 def hoist_collectstatic(out):
     if "django.contrib.staticfiles" not in settings.INSTALLED_APPS:
         return
@@ -192,11 +214,8 @@ def hoist_collectstatic(out):
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
-hoist_result = {
-    "messages": hoist_messages,
-    "makemigrations": hoist_run(hoist_makemigrations),
-    "collectstatic": hoist_run(hoist_collectstatic),
-}
+hoist_result = hoist_checks()
+hoist_result["collectstatic"] = hoist_run(hoist_collectstatic)
 print("\n` + checkMarker + `" + json.dumps(hoist_result))
 `
 

@@ -14,6 +14,7 @@ package django
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path"
@@ -441,7 +442,7 @@ func TestSettingsAndChecks(t *testing.T) {
 	// Prepare reads the same settings in the same Django start as the
 	// history, collects nothing without staticfiles, and saves the
 	// settings, which ReadSettings then returns without starting Django.
-	p, err := Prepare(f.ctx, f.tr, f.l, r1, "", true)
+	p, err := Prepare(f.ctx, f.tr, f.l, r1, "", true, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -466,6 +467,31 @@ func TestSettingsAndChecks(t *testing.T) {
 	}
 	if text := failures[1].String(); !strings.Contains(text, "run python manage.py makemigrations") || strings.Contains(text, "EOFError") {
 		t.Errorf("makemigrations --check failure:\n%s", text)
+	}
+	// A deploy runs the same checks in its build's Django start, before
+	// collectstatic, and judges them the same way.
+	p, err = Prepare(f.ctx, f.tr, f.l, r1, "", false, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if built := p.Report(config.Checks{FailLevel: config.FailOnError}).Failures; !reflect.DeepEqual(built, failures) {
+		t.Errorf("checks in the build = %+v\nwant those of hoist check: %+v", built, failures)
+	}
+	if p, err := Prepare(f.ctx, f.tr, f.l, r1, "", false, false); err != nil || p.Checks != nil {
+		t.Errorf("prepare without checks = %+v, %v; want no checks run", p.Checks, err)
+	}
+	// Settings that do not load: Prepare fails with Django's traceback,
+	// which LoadFailure reports as the checks that could not run.
+	if err := writeEnv(f.l, r1, map[string]string{"DJANGO_SETTINGS_MODULE": "config.missing"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Prepare(f.ctx, f.tr, f.l, r1, "", false, true)
+	var exit *remote.ExitError
+	if !errors.As(err, &exit) {
+		t.Fatalf("prepare with settings that do not load = %v; want the exit error", err)
+	}
+	if text := LoadFailure(exit).Failures[0].String(); !strings.Contains(text, "No module named 'config.missing'") {
+		t.Errorf("load failure:\n%s", text)
 	}
 	// hoist check runs the project on this machine, with the stage's env.
 	env := map[string]string{"SHELF_DB": f.db, "PYTHONDONTWRITEBYTECODE": "1"}

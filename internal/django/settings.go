@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/hoistdeploy/hoist/internal/config"
 	"github.com/hoistdeploy/hoist/internal/release"
 	"github.com/hoistdeploy/hoist/internal/remote"
 )
@@ -70,27 +71,35 @@ func ReadSettings(ctx context.Context, t remote.Transport, l release.Layout, id,
 
 // prepareScript is Prepare's one Django start. Its arguments: where to
 // save the settings, the links to STATIC_ROOT and MEDIA_ROOT ("" for
-// none), "history" to read the migration history too, and a directory to
-// collect the static files into instead of STATIC_ROOT ("" for none).
-const prepareScript = "import io, json, os, sys, django\ndjango.setup()\n" + settingsDef + historyDef + `
-saved, static_link, media_link, want_history, collect_into = sys.argv[1:6]
+// none), what else to do ("history" reads the migration history, "checks"
+// runs hoist_checks, "history,checks" both; "no" for neither), and a
+// directory to collect the static files into instead of STATIC_ROOT (""
+// for none). The checks run before collectstatic, and a collectstatic
+// that fails is reported with them: every failure at once.
+const prepareScript = "import json, os, sys, django\ndjango.setup()\n" + settingsDef + historyDef + checksDef + `
+saved, static_link, media_link, wants, collect_into = sys.argv[1:6]
+wants = wants.split(",")
 s = hoist_settings()
 out = {"settings": s, "collectstatic": ""}
+if "checks" in wants:
+    out["checks"] = hoist_checks()
 if s["staticfiles"] and s["static_root"]:
     from django.core.management import call_command
-    buf = io.StringIO()
-    try:
+
+    def collectstatic(buf):
         if collect_into:
             from django.test.utils import override_settings
             with override_settings(STATIC_ROOT=collect_into):
                 call_command("collectstatic", interactive=False, stdout=buf)
         else:
             call_command("collectstatic", interactive=False, stdout=buf)
-    except BaseException:
-        sys.stderr.write(buf.getvalue())
-        sys.stderr.write("hoist: collectstatic failed\n")
-        raise
-    lines = [l.strip() for l in buf.getvalue().splitlines() if l.strip()]
+
+    cs = hoist_run(collectstatic)
+    if cs["code"] != 0:
+        out["collectstatic_failed"] = cs["out"]
+        print(json.dumps(out))
+        sys.exit(3)
+    lines = [l.strip() for l in cs["out"].splitlines() if l.strip()]
     out["collectstatic"] = lines[-1] if lines else ""
 for target, link in ((s["static_root"], static_link), (s["media_root"], media_link)):
     if target and link:
@@ -101,7 +110,7 @@ for target, link in ((s["static_root"], static_link), (s["media_root"], media_li
 with open(saved + ".tmp", "w") as f:
     json.dump(s, f)
 os.replace(saved + ".tmp", saved)
-if want_history == "history":
+if "history" in wants:
     out["history"] = hoist_history()
 print(json.dumps(out))
 `
@@ -111,6 +120,24 @@ type Prepared struct {
 	Settings      Settings `json:"settings"`
 	CollectStatic string   `json:"collectstatic"` // collectstatic's last line; "" when there was nothing to collect
 	History       *History `json:"history"`       // with history only
+	// Checks is what Django's checks said, with checks only; read it with
+	// Report.
+	Checks *checkResult `json:"checks"`
+	// CollectStaticFailed is collectstatic's output when it failed.
+	CollectStaticFailed string `json:"collectstatic_failed"`
+}
+
+// Report judges the checks Prepare ran by the stage's checks: settings,
+// with a collectstatic that failed among the failures.
+func (p Prepared) Report(opts config.Checks) Report {
+	var r Report
+	if p.Checks != nil {
+		r = p.Checks.report(opts)
+	}
+	if p.CollectStaticFailed != "" {
+		r.Failures = append(r.Failures, Failure{Check: "collectstatic", Output: strings.TrimSpace(p.CollectStaticFailed)})
+	}
+	return r
 }
 
 // Prepare readies a built release in one Django start, each of which costs
@@ -118,19 +145,24 @@ type Prepared struct {
 // runs collectstatic when the app has static files, points the release's
 // .hoist-static and .hoist-media at STATIC_ROOT and MEDIA_ROOT (the stable
 // paths the web server serves; with strategy container the static files
-// are collected into .hoist-static), and with history reads the migration
-// history as the release's code sees it.
-func Prepare(ctx context.Context, t remote.Transport, l release.Layout, id, projectDir string, history bool) (Prepared, error) {
-	out, err := remote.Output(ctx, t, PrepareCmd(l, id, projectDir, history))
-	if err != nil {
-		return Prepared{}, fmt.Errorf("load Django settings and collectstatic: %w", err)
-	}
+// are collected into .hoist-static), with history reads the migration
+// history as the release's code sees it, and with checks runs Django's
+// checks (see checksDef) before collectstatic. A collectstatic that fails
+// is an error, and its output is in the Prepared returned with it.
+func Prepare(ctx context.Context, t remote.Transport, l release.Layout, id, projectDir string, history, checks bool) (Prepared, error) {
+	out, err := remote.Output(ctx, t, PrepareCmd(l, id, projectDir, history, checks))
 	var p Prepared
-	if err := lastJSON(out, &p); err != nil {
-		return Prepared{}, err
+	if jerr := lastJSON(out, &p); jerr != nil || (err != nil && p.CollectStaticFailed == "") {
+		if err == nil {
+			err = jerr
+		}
+		return Prepared{}, fmt.Errorf("load Django settings and collectstatic: %w", err)
 	}
 	if p.History != nil {
 		p.History.Release = id
+	}
+	if p.CollectStaticFailed != "" {
+		return p, fmt.Errorf("collectstatic failed:\n%s", indent(strings.TrimSpace(p.CollectStaticFailed)))
 	}
 	return p, nil
 }
@@ -155,10 +187,17 @@ func (s Settings) HealthHost() string {
 }
 
 // PrepareCmd is Prepare's command.
-func PrepareCmd(l release.Layout, id, projectDir string, history bool) string {
-	want := "no"
+func PrepareCmd(l release.Layout, id, projectDir string, history, checks bool) string {
+	var wants []string
 	if history {
-		want = "history"
+		wants = append(wants, "history")
+	}
+	if checks {
+		wants = append(wants, "checks")
+	}
+	want := strings.Join(wants, ",")
+	if want == "" {
+		want = "no"
 	}
 	static, media, into := l.Static(id), l.Media(id), ""
 	if l.Container {

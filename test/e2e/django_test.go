@@ -58,23 +58,37 @@ func TestCheckCatchesProductionMistakes(t *testing.T) {
 		}
 	}
 
-	// A model change without its migration is caught before anything ships.
+	// A model change without its migration is caught before anything
+	// migrates or switches.
 	a.write("hoist.yml", strings.ReplaceAll(yml, "%APP%", "checked"))
 	a.mustHoist("setup", "prod")
-	a.write("board/models.py", readFile(t, a.dir+"/board/models.py")+"\nclass Forgotten(models.Model):\n    name = models.CharField(max_length=10)\n")
+	models := readFile(t, a.dir+"/board/models.py")
+	a.write("board/models.py", models+"\nclass Forgotten(models.Model):\n    name = models.CharField(max_length=10)\n")
 	a.commit("model without migration")
 	out, code := a.hoist("deploy", "prod")
 	if code != 5 || !strings.Contains(out, "makemigrations --check failed") || !strings.Contains(out, "Forgotten") {
 		t.Errorf("deploy of a missing migration: exit %d, want 5 naming makemigrations and the model", code)
 	}
-	// The checks run while the artifact ships and the release builds; a
-	// failure stops the deploy before it migrates, and nothing is left.
+	// The checks run in the new release's build on the primary; a failure
+	// stops the deploy before it migrates, and nothing is left.
 	if n := sh(t, h, "ls /srv/checked/releases | wc -l"); n != "0" {
 		t.Errorf("%s release(s) left on the host although the checks failed", n)
 	}
 	if out := a.mustHoist("lock", "prod"); !strings.Contains(out, "free") {
 		t.Errorf("the lock was not released:\n%s", out)
 	}
+
+	// They run with the server's Python and the release's requirements,
+	// not this machine's: an app that needs a package only its wheelhouse
+	// has (notes_extras, which this machine lacks) deploys.
+	a.write("board/models.py", models)
+	settings := readFile(t, a.dir+"/notes/settings.py")
+	a.write("notes/settings.py", strings.Replace(settings, `    "board",`, `    "board",`+"\n    \"notes_extras\",", 1))
+	a.commit("needs notes_extras")
+	if out := a.mustHoist("deploy", "prod"); !strings.Contains(out, "Django checks passed") {
+		t.Errorf("the deploy did not say the checks passed:\n%s", out)
+	}
+	expectServing(t, shared.Hosts[:1], domain, "hello from notes_extras")
 }
 
 func TestMigrationsRunOnceOnThePrimaryBeforeTheSwitch(t *testing.T) {
