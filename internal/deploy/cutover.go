@@ -21,8 +21,9 @@ type Runner interface {
 	// Start runs the release beside the live one and waits until it is
 	// healthy on its own socket, before any user can reach it.
 	Start(ctx context.Context, h *remote.Host, id string) error
-	// CheckLive asks the web server, as a user would, once id is live.
-	CheckLive(ctx context.Context, h *remote.Host, id string) error
+	// CheckLive runs first (the switch to id) and asks the web server, as
+	// a user would, whether id is live, in one round trip.
+	CheckLive(ctx context.Context, h *remote.Host, id, first string) error
 	// Stop stops the releases' processes now.
 	Stop(ctx context.Context, h *remote.Host, ids ...string) error
 	// Retire is the command that makes live the release the host starts at
@@ -47,6 +48,9 @@ type Cutover struct {
 	to    string
 	from  map[*remote.Host]string // what each host served before
 	batch int                     // hosts switched at a time; 0 for all
+	// BeforeSwitch holds a command per host that runs in its switch's
+	// round trip, just before it (a deploy records its release as ready).
+	BeforeSwitch map[*remote.Host]string
 
 	mu       sync.Mutex
 	started  []*remote.Host
@@ -88,14 +92,15 @@ func (c *Cutover) Switch(ctx context.Context) error {
 		c.switched = append(c.switched, batch...)
 		c.mu.Unlock()
 		err := c.t.each(ctx, batch, "switch", func(ctx context.Context, h *remote.Host) error {
-			web := c.t.isWeb(h)
-			if err := release.Switch(ctx, h, c.t.Layout, c.to, web); err != nil {
+			cmd, err := c.switchCmd(h)
+			if err != nil {
 				return err
 			}
-			if web {
-				return c.run.CheckLive(ctx, h, c.to)
+			if c.t.isWeb(h) {
+				return c.run.CheckLive(ctx, h, c.to, cmd)
 			}
-			return nil
+			_, err = remote.Output(ctx, h, cmd)
+			return err
 		})
 		if err != nil {
 			return err
@@ -106,6 +111,15 @@ func (c *Cutover) Switch(ctx context.Context) error {
 	}
 	c.t.UI.Info("every host now serves %s", c.to)
 	return nil
+}
+
+// switchCmd is what switches h, before its check through the web server.
+func (c *Cutover) switchCmd(h *remote.Host) (string, error) {
+	sw, err := release.SwitchCmd(c.t.Layout, c.to, c.t.isWeb(h))
+	if err != nil {
+		return "", err
+	}
+	return remote.Chain(c.BeforeSwitch[h], remote.Labeled("switch", sw)), nil
 }
 
 // Undo puts every host the switch touched back on what it served, then

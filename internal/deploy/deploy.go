@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -70,7 +71,10 @@ type deployRun struct {
 	// liveMigrations brings the live release's migration files (nil when
 	// unknown), read while the new one builds; nil on a first deploy.
 	liveMigrations chan []string
-	cut            *Cutover // set once instances start
+	// ready records each host's release as built, in its switch's round
+	// trip.
+	ready map[*remote.Host]string
+	cut   *Cutover // set once instances start
 }
 
 // Deploy builds the commit into a new release on every host, migrates once,
@@ -82,7 +86,7 @@ func (t *Target) Deploy(ctx context.Context, opts Options) (err error) {
 	if ref == "" {
 		ref = t.Stage.Ref // HEAD unless hoist.yml says otherwise
 	}
-	d := &deployRun{t: t, opts: opts, start: time.Now(), previous: map[*remote.Host]string{}, hasArtifact: map[*remote.Host]bool{},
+	d := &deployRun{t: t, opts: opts, start: time.Now(), previous: map[*remote.Host]string{}, hasArtifact: map[*remote.Host]bool{}, ready: map[*remote.Host]string{},
 		engines: map[*remote.Host]container.Engine{}}
 
 	art, err := BuildArtifact(ctx, c.Dir, ref, c.Requirements)
@@ -303,14 +307,32 @@ func (d *deployRun) build(ctx context.Context) error {
 	spec := d.buildSpec()
 	return d.t.each(ctx, d.hosts(), "build", func(ctx context.Context, h *remote.Host) error {
 		u := d.t.UI
-		var venv string
+		// One round trip makes the release (strategy release), makes sure
+		// the release live now is in the static fallback before anything
+		// switches (the deploy that made it live put it there, unless that
+		// run was cut short), and starts Django once in the new release.
+		// Django's checks run on the primary, in that Django start: with
+		// the hosts' Python and the release's own requirements, before any
+		// migration or switch.
 		if d.image != nil {
 			if err := d.makeContainerRelease(ctx, h, spec); err != nil {
 				return err
 			}
-		} else {
-			v, reused, err := release.Build(ctx, h, l, d.id, spec)
-			if err != nil {
+		}
+		cmd, env, err := d.buildCmd(h, spec)
+		if err != nil {
+			return err
+		}
+		primary := h == d.t.Primary
+		checks := primary && !d.opts.SkipChecks
+		out, err := remote.OutputWithInput(ctx, h, cmd, bytes.NewReader(env))
+		var venv string
+		if d.image == nil {
+			v, reused, built := release.Built(out)
+			if !built {
+				if err == nil {
+					err = fmt.Errorf("the build said nothing of its virtualenv: %q", out)
+				}
 				return err
 			}
 			if venv = v; reused {
@@ -319,12 +341,8 @@ func (d *deployRun) build(ctx context.Context) error {
 				u.Step(h.Name, "build", "built virtualenv %s (pip install -r %s)", venv, c.Requirements)
 			}
 		}
-		// Django's checks run once, on the primary, in the Django start
-		// that builds the release: with the hosts' Python and the
-		// release's own requirements, before any migration or switch.
-		primary := h == d.t.Primary
-		checks := primary && !d.opts.SkipChecks
-		p, err := django.Prepare(ctx, h, l, d.id, c.ProjectDir, primary, checks)
+		d.t.warnFallback(h, out, nil)
+		p, err := django.ParsePrepared(d.id, out, err)
 		if checks {
 			report := p.Report(d.t.Stage.Checks)
 			var exit *remote.ExitError
@@ -365,20 +383,29 @@ func (d *deployRun) build(ctx context.Context) error {
 			d.settings, d.newHistory = p.Settings, *p.History
 			d.mu.Unlock()
 		}
+		// Recorded as ready in the round trip of its switch.
 		ready, err := release.RecordCmd(l, d.record(h, release.Ready, venv))
 		if err != nil {
 			return err
 		}
-		// Before anything switches, the release live now must be in the
-		// static fallback; the deploy that made it live put it there,
-		// unless that run was cut short.
-		out, err := remote.Output(ctx, h, remote.Chain(d.t.keepStaticCmd(h, d.id), ready))
-		if err != nil {
-			return err
-		}
-		d.t.warnFallback(h, out, nil)
+		d.mu.Lock()
+		d.ready[h] = ready
+		d.mu.Unlock()
 		return nil
 	})
+}
+
+// buildCmd is build's one command on h, and what it reads on stdin.
+func (d *deployRun) buildCmd(h *remote.Host, spec release.BuildSpec) (cmd string, stdin []byte, err error) {
+	var unpack string
+	if d.image == nil { // a container release is made beforehand
+		if unpack, stdin, err = release.BuildCmd(d.t.Layout, d.id, spec); err != nil {
+			return "", nil, err
+		}
+	}
+	primary := h == d.t.Primary
+	prepare := django.PrepareCmd(d.t.Layout, d.id, d.t.Config.ProjectDir, primary, primary && !d.opts.SkipChecks)
+	return remote.Chain(unpack, remote.Labeled("static fallback", d.t.keepStaticCmd(h, d.id)), prepare), stdin, nil
 }
 
 // buildSpec is what the new release is built from on every host. Its
@@ -575,6 +602,7 @@ func (t *Target) healthHost(s django.Settings) string {
 func (d *deployRun) startInstances(ctx context.Context) error {
 	run := d.t.gunicorn(d.t.healthHost(d.settings))
 	d.cut = d.t.NewCutover(run, d.id, d.previous, d.opts.Batch)
+	d.cut.BeforeSwitch = d.ready
 	return d.cut.Start(ctx)
 }
 

@@ -142,7 +142,10 @@ func (r *fakeRunner) Start(_ context.Context, h *remote.Host, id string) error {
 	}
 	return os.WriteFile(r.sock(h, id), nil, 0o644)
 }
-func (r *fakeRunner) CheckLive(_ context.Context, h *remote.Host, id string) error {
+func (r *fakeRunner) CheckLive(ctx context.Context, h *remote.Host, id, first string) error {
+	if _, err := remote.Output(ctx, h, first); err != nil {
+		return err
+	}
 	if r.failLive[h.Name] {
 		return errors.New("answered 502 through nginx")
 	}

@@ -84,8 +84,6 @@ func (t *Target) Plan(ctx context.Context, opts Options) error {
 	}
 	if opts.SkipChecks {
 		show(nil, "checks", "skipped (--skip-checks)")
-	} else {
-		show(t.Primary, "checks", "check --deploy and makemigrations --check in the new release, in the Django start of its build")
 	}
 	for _, h := range t.Hosts {
 		if holder, held := locks[h]; held {
@@ -117,19 +115,20 @@ func (t *Target) Plan(ctx context.Context, opts Options) error {
 			show(h, "ship", "send the artifact (%d KiB) on stdin", art.Size/1024)
 			cmd(h, "ship", release.UploadCmd(t.Layout, art.Sum))
 		}
-		build, _, err := release.BuildCmd(t.Layout, d.id, spec)
+		build, _, err := d.buildCmd(h, spec)
 		if err != nil {
 			return err
 		}
-		show(h, "build", "environment file (mode 0600, %d variables: %s) on stdin, unpack, shared links, virtualenv",
-			len(spec.Env), strings.Join(slices.Sorted(maps.Keys(spec.Env)), ", "))
-		cmd(h, "build", build)
+		start := "one Django start: settings, collectstatic"
 		if h == t.Primary {
-			show(h, "build", "one Django start: settings, collectstatic, the migration plan")
-		} else {
-			show(h, "build", "one Django start: settings, collectstatic")
+			start += ", the migration plan"
+			if !opts.SkipChecks {
+				start += ", Django's checks before collectstatic"
+			}
 		}
-		cmd(h, "build", django.PrepareCmd(t.Layout, d.id, c.ProjectDir, h == t.Primary, h == t.Primary && !opts.SkipChecks))
+		show(h, "build", "environment file (mode 0600, %d variables: %s) on stdin, unpack, shared links, virtualenv; the live release kept in the static fallback; %s",
+			len(spec.Env), strings.Join(slices.Sorted(maps.Keys(spec.Env)), ", "), start)
+		cmd(h, "build", build)
 		for _, b := range c.Build {
 			cmd(h, "build", d.commandCmd(b))
 		}
@@ -164,15 +163,19 @@ func (t *Target) Plan(ctx context.Context, opts Options) error {
 			cmd(h, "health", serve.StartCmd(h, site, d.id))
 		}
 	}
+	cut := t.NewCutover(t.gunicorn(""), d.id, d.previous, opts.Batch)
+	cut.BeforeSwitch = map[*remote.Host]string{}
 	for _, h := range t.Hosts {
-		sw, err := release.SwitchCmd(t.Layout, d.id, t.isWeb(h))
+		if cut.BeforeSwitch[h], err = release.RecordCmd(t.Layout, d.record(h, release.Ready, "")); err != nil {
+			return err
+		}
+		sw, err := cut.switchCmd(h)
 		if err != nil {
 			return err
 		}
-		show(h, "switch", "point current (and live.sock) at %s, all hosts together%s, then check through the web server", d.id, batchNote(opts.Batch))
+		show(h, "switch", "record %s ready, point current (and live.sock) at it, all hosts together%s, then check through the web server", d.id, batchNote(opts.Batch))
 		cmd(h, "switch", sw)
 	}
-	cut := t.NewCutover(t.gunicorn(""), d.id, d.previous, opts.Batch)
 	for _, h := range t.Hosts {
 		inv := d.invs[h]
 		inv.Records = append(inv.Records, d.record(h, release.Ready, ""))

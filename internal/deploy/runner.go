@@ -53,8 +53,8 @@ func (r gunicornRunner) Start(ctx context.Context, h *remote.Host, id string) er
 	return nil
 }
 
-func (r gunicornRunner) CheckLive(ctx context.Context, h *remote.Host, id string) error {
-	return serve.CheckPublic(ctx, h, r.t.Site(h), id, r.health, r.hostHeader)
+func (r gunicornRunner) CheckLive(ctx context.Context, h *remote.Host, id, first string) error {
+	return serve.CheckPublic(ctx, h, r.t.Site(h), id, r.health, r.hostHeader, first)
 }
 
 func (r gunicornRunner) Stop(ctx context.Context, h *remote.Host, ids ...string) error {

@@ -442,7 +442,7 @@ func TestSettingsAndChecks(t *testing.T) {
 	// Prepare reads the same settings in the same Django start as the
 	// history, collects nothing without staticfiles, and saves the
 	// settings, which ReadSettings then returns without starting Django.
-	p, err := Prepare(f.ctx, f.tr, f.l, r1, "", true, false)
+	p, err := f.prepare(r1, true, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -470,14 +470,14 @@ func TestSettingsAndChecks(t *testing.T) {
 	}
 	// A deploy runs the same checks in its build's Django start, before
 	// collectstatic, and judges them the same way.
-	p, err = Prepare(f.ctx, f.tr, f.l, r1, "", false, true)
+	p, err = f.prepare(r1, false, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if built := p.Report(config.Checks{FailLevel: config.FailOnError}).Failures; !reflect.DeepEqual(built, failures) {
 		t.Errorf("checks in the build = %+v\nwant those of hoist check: %+v", built, failures)
 	}
-	if p, err := Prepare(f.ctx, f.tr, f.l, r1, "", false, false); err != nil || p.Checks != nil {
+	if p, err := f.prepare(r1, false, false); err != nil || p.Checks != nil {
 		t.Errorf("prepare without checks = %+v, %v; want no checks run", p.Checks, err)
 	}
 	// Settings that do not load: Prepare fails with Django's traceback,
@@ -485,7 +485,7 @@ func TestSettingsAndChecks(t *testing.T) {
 	if err := writeEnv(f.l, r1, map[string]string{"DJANGO_SETTINGS_MODULE": "config.missing"}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = Prepare(f.ctx, f.tr, f.l, r1, "", false, true)
+	_, err = f.prepare(r1, false, true)
 	var exit *remote.ExitError
 	if !errors.As(err, &exit) {
 		t.Fatalf("prepare with settings that do not load = %v; want the exit error", err)
@@ -499,6 +499,12 @@ func TestSettingsAndChecks(t *testing.T) {
 	if ee, ok := err.(*remote.ExitError); !ok || ee.Status != 3 || strings.TrimSpace(out) != f.db {
 		t.Errorf("local runner = %q, %v", out, err)
 	}
+}
+
+// prepare runs PrepareCmd in release id, as a deploy's build does.
+func (f *fixture) prepare(id string, history, checks bool) (Prepared, error) {
+	out, err := remote.Output(f.ctx, f.tr, PrepareCmd(f.l, id, "", history, checks))
+	return ParsePrepared(id, out, err)
 }
 
 // writeEnv writes a release's environment file as a build does.

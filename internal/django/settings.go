@@ -140,17 +140,11 @@ func (p Prepared) Report(opts config.Checks) Report {
 	return r
 }
 
-// Prepare readies a built release in one Django start, each of which costs
-// a second or more of CPU: it reads and saves the settings hoist acts on,
-// runs collectstatic when the app has static files, points the release's
-// .hoist-static and .hoist-media at STATIC_ROOT and MEDIA_ROOT (the stable
-// paths the web server serves; with strategy container the static files
-// are collected into .hoist-static), with history reads the migration
-// history as the release's code sees it, and with checks runs Django's
-// checks (see checksDef) before collectstatic. A collectstatic that fails
-// is an error, and its output is in the Prepared returned with it.
-func Prepare(ctx context.Context, t remote.Transport, l release.Layout, id, projectDir string, history, checks bool) (Prepared, error) {
-	out, err := remote.Output(ctx, t, PrepareCmd(l, id, projectDir, history, checks))
+// ParsePrepared reads what PrepareCmd printed for release id (its last
+// line), and err, how the round trip that ran it ended. A collectstatic
+// that failed is an error, and its output is in the Prepared returned
+// with it.
+func ParsePrepared(id, out string, err error) (Prepared, error) {
 	var p Prepared
 	if jerr := lastJSON(out, &p); jerr != nil || (err != nil && p.CollectStaticFailed == "") {
 		if err == nil {
@@ -186,7 +180,15 @@ func (s Settings) HealthHost() string {
 	return "localhost"
 }
 
-// PrepareCmd is Prepare's command.
+// PrepareCmd readies a built release in one Django start, each of which costs
+// a second or more of CPU: it reads and saves the settings hoist acts on,
+// runs collectstatic when the app has static files, points the release's
+// .hoist-static and .hoist-media at STATIC_ROOT and MEDIA_ROOT (the stable
+// paths the web server serves; with strategy container the static files
+// are collected into .hoist-static), with history reads the migration
+// history as the release's code sees it, and with checks runs Django's
+// checks (see checksDef) before collectstatic. Read its output with
+// ParsePrepared.
 func PrepareCmd(l release.Layout, id, projectDir string, history, checks bool) string {
 	var wants []string
 	if history {

@@ -1,7 +1,6 @@
 package release
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -50,24 +49,21 @@ type BuildSpec struct {
 	Venv                    VenvSpec
 }
 
-// Build makes release id on the host in one round trip: its environment
-// file (mode 0600, sent over stdin), its files from the artifact, the links
-// to shared files and dirs, and its virtualenv, built only when no venv for
-// the same Python and requirements exists. It returns the venv's hash and
-// whether it was reused.
-func Build(ctx context.Context, t remote.Transport, l Layout, id string, spec BuildSpec) (venv string, reused bool, err error) {
-	cmd, env, err := BuildCmd(l, id, spec)
-	if err != nil {
-		return "", false, err
+// Built reads from the output of BuildCmd, and of what ran after it in
+// the same round trip, the venv's hash and whether it was reused; built
+// is false when the release was not made.
+func Built(out string) (venv string, reused, built bool) {
+	for _, line := range strings.Split(out, "\n") {
+		if rest, ok := strings.CutPrefix(line, venvMarker); ok {
+			verb, hash, _ := strings.Cut(rest, " ")
+			venv, reused, built = hash, verb == "reused", true
+		}
 	}
-	out, err := remote.OutputWithInput(ctx, t, cmd, bytes.NewReader(env))
-	if err != nil {
-		return "", false, err
-	}
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	verb, hash, _ := strings.Cut(lines[len(lines)-1], " ")
-	return hash, verb == "reused", nil
+	return venv, reused, built
 }
+
+// venvMarker starts the line venvScript ends with.
+const venvMarker = "hoist-venv: "
 
 // linkSharedScript replaces each shared path in the release with a link into
 // shared/, creating the shared side the first time. Arguments after the
@@ -172,7 +168,7 @@ pyver=$("$py" -c 'import sys; print(sys.version)')
 hash=$(printf '%s\n%s\n' "$key" "$pyver" | sha256sum | cut -c1-16)
 v="$venvs/$hash"
 if [ -f "$v/.hoist-complete" ]; then
-	echo "reused $hash"
+	echo "hoist-venv: reused $hash"
 else
 	rm -rf "$v"
 	mkdir -p "$venvs"
@@ -182,13 +178,16 @@ else
 		"$v/bin/python" -m pip install --disable-pip-version-check --no-input -r "$req"
 	fi
 	date -u +%Y-%m-%dT%H:%M:%SZ > "$v/.hoist-complete"
-	echo "created $hash"
+	echo "hoist-venv: created $hash"
 fi
 ln -sfn "$v" "$link"
 `
 
-// BuildCmd is Build's command and what it reads on stdin: the environment
-// file, which holds secrets, so it never goes on a command line.
+// BuildCmd makes release id on the host in one command: its environment
+// file (mode 0600, read on stdin, which it returns: it holds secrets, so it
+// never goes on a command line), its files from the artifact, the links to
+// shared files and dirs, and its virtualenv, built only when no venv for
+// the same Python and requirements exists. Read its output with Built.
 func BuildCmd(l Layout, id string, spec BuildSpec) (cmd string, stdin []byte, err error) {
 	env, err := EnvFile(spec.Env)
 	if err != nil {

@@ -50,6 +50,9 @@ except Exception as e:
 print(json.dumps(out))
 `
 
+// probeLabel is what a probe that could not run says on stderr.
+const probeLabel = "hoist: probe failed"
+
 // Probe is one health-check answer.
 type Probe struct {
 	Status int    `json:"status"`
@@ -109,18 +112,20 @@ func StartAndCheck(ctx context.Context, h *remote.Host, s Site, id string, hc co
 	return check(ctx, h, s, id, "unix:"+s.layout().Socket(id), hc, hostHeader, StartCmd(h, s, id))
 }
 
-// CheckPublic asks the web server on the host, as a user's request would
-// arrive, after a switch: it proves the proxy reaches the live release.
-func CheckPublic(ctx context.Context, h *remote.Host, s Site, id string, hc config.Health, hostHeader string) error {
+// CheckPublic runs first (the switch, labeled) and then asks the web
+// server on the host, as a user's request would arrive: it proves the proxy
+// reaches the live release.
+func CheckPublic(ctx context.Context, h *remote.Host, s Site, id string, hc config.Health, hostHeader, first string) error {
 	if s.Web.Server == config.NoWebServer {
-		return nil
+		_, err := remote.Output(ctx, h, first)
+		return err
 	}
 	endpoint := "http://127.0.0.1:" + strconv.Itoa(s.Web.Port)
 	if s.HTTPS() {
 		endpoint = "https://127.0.0.1:443"
 	}
 	hc.Retries = 3
-	return check(ctx, h, s, id, endpoint, hc, hostHeader, "")
+	return check(ctx, h, s, id, endpoint, hc, hostHeader, first)
 }
 
 // check probes every path of hc at endpoint until all answer as hc wants,
@@ -154,13 +159,17 @@ func check(ctx context.Context, h *remote.Host, s Site, id, endpoint string, hc 
 		// that fails, which the next attempt asks again.
 		ok := true
 		for _, path = range paths {
-			cmd := remote.Command(s.Python, "-S", "-c", probeScript, endpoint, path, hostHeader, proto, timeout)
+			cmd := remote.Labeled("probe", remote.Command(s.Python, "-S", "-c", probeScript, endpoint, path, hostHeader, proto, timeout))
 			if first != "" {
 				cmd = remote.Chain(remote.Labeled("start", first), cmd)
 			}
 			out, err := remote.Output(ctx, h, cmd)
 			if err != nil && first != "" && strings.Contains(err.Error(), "hoist: start failed") {
 				return fmt.Errorf("start %s: %w\n%s", s.Instance(id), err, Journal(ctx, h, s, id, 20))
+			}
+			if err != nil && first != "" && !strings.Contains(err.Error(), probeLabel) {
+				// What ran before the probe failed: the probe never ran.
+				return err
 			}
 			if err != nil {
 				return fmt.Errorf("run the health probe: %w", err)
