@@ -51,6 +51,11 @@ type Cutover struct {
 	// BeforeSwitch holds a command per host that runs in its switch's
 	// round trip, just before it (a deploy records its release as ready).
 	BeforeSwitch map[*remote.Host]string
+	// Held is what each host held when the run read it under the lock,
+	// with the record of the release it switches to: Finish works from it.
+	Held map[*remote.Host]release.Inventory
+	// Lock, when set, is let go of in Finish's round trip.
+	Lock *Lock
 
 	mu       sync.Mutex
 	started  []*remote.Host
@@ -177,25 +182,32 @@ func (c *Cutover) Switched() bool {
 // Finish records the new state on every host (the new release live, the
 // old one retired) and appends entry to its history, retires the old
 // processes, prunes releases beyond keep_releases (never the one that
-// served before) with the venvs and artifacts only they used, and links
-// the new release into the static fallback (relinking it whole when that
-// pruning hid an older release's files): one read and one round trip per
-// host, however much there is to tidy. A rollback marks what it left as
-// rolled back, so the next rollback goes further back.
+// served before) with the venvs and artifacts only they used, links the
+// new release into the static fallback (relinking it whole when that
+// pruning hid an older release's files), and with Lock set lets go of the
+// lock: one round trip per host, however much there is to tidy. It works
+// from Held, what each host held when the run read it under the lock: no
+// one else changes a host's records meanwhile. A rollback marks what it
+// left as rolled back, so the next rollback goes further back.
 func (c *Cutover) Finish(ctx context.Context, rollback bool, entry Entry) error {
 	t := c.t
+	unlock := ""
+	if c.Lock != nil {
+		unlock = c.Lock.handOver()
+	}
 	return c.t.each(ctx, t.Hosts, "finish", func(ctx context.Context, h *remote.Host) error {
-		inv, err := release.ReadInventory(ctx, h, t.Layout, t.Site(h).Unit())
-		if err != nil {
-			return err
-		}
+		inv := c.Held[h]
+		inv.Records = slices.Clone(inv.Records) // finishCmd changes them
 		cmd, drop, err := c.finishCmd(h, inv, rollback, entry)
 		if err != nil {
 			return err
 		}
-		out, err := remote.Output(ctx, h, cmd)
+		out, err := remote.Output(ctx, h, remote.Chain(cmd, unlock))
 		if err != nil {
 			return err
+		}
+		if c.Lock != nil {
+			c.Lock.released(h)
 		}
 		if len(drop) > 0 {
 			t.UI.Step(h.Name, "prune", "removed %d old release(s)", len(drop))

@@ -71,9 +71,10 @@ type deployRun struct {
 	// liveMigrations brings the live release's migration files (nil when
 	// unknown), read while the new one builds; nil on a first deploy.
 	liveMigrations chan []string
-	// ready records each host's release as built, in its switch's round
-	// trip.
-	ready map[*remote.Host]string
+	// ready is each host's record of the release, built, written in its
+	// switch's round trip.
+	ready map[*remote.Host]release.Record
+	lock  *Lock
 	cut   *Cutover // set once instances start
 }
 
@@ -86,7 +87,7 @@ func (t *Target) Deploy(ctx context.Context, opts Options) (err error) {
 	if ref == "" {
 		ref = t.Stage.Ref // HEAD unless hoist.yml says otherwise
 	}
-	d := &deployRun{t: t, opts: opts, start: time.Now(), previous: map[*remote.Host]string{}, hasArtifact: map[*remote.Host]bool{}, ready: map[*remote.Host]string{},
+	d := &deployRun{t: t, opts: opts, start: time.Now(), previous: map[*remote.Host]string{}, hasArtifact: map[*remote.Host]bool{}, ready: map[*remote.Host]release.Record{},
 		engines: map[*remote.Host]container.Engine{}}
 
 	art, err := BuildArtifact(ctx, c.Dir, ref, c.Requirements)
@@ -125,6 +126,7 @@ func (t *Target) Deploy(ctx context.Context, opts Options) (err error) {
 	holdBefore(ctx, "lock")
 	lockStart := time.Now()
 	lock, err := t.TakeLock(ctx, opts.Command, cancel)
+	d.lock = lock
 	u.Timed("", "lock", time.Since(lockStart))
 	if err != nil {
 		return err
@@ -384,12 +386,8 @@ func (d *deployRun) build(ctx context.Context) error {
 			d.mu.Unlock()
 		}
 		// Recorded as ready in the round trip of its switch.
-		ready, err := release.RecordCmd(l, d.record(h, release.Ready, venv))
-		if err != nil {
-			return err
-		}
 		d.mu.Lock()
-		d.ready[h] = ready
+		d.ready[h] = d.record(h, release.Ready, venv)
 		d.mu.Unlock()
 		return nil
 	})
@@ -602,7 +600,22 @@ func (t *Target) healthHost(s django.Settings) string {
 func (d *deployRun) startInstances(ctx context.Context) error {
 	run := d.t.gunicorn(d.t.healthHost(d.settings))
 	d.cut = d.t.NewCutover(run, d.id, d.previous, d.opts.Batch)
-	d.cut.BeforeSwitch = d.ready
+	d.cut.BeforeSwitch = map[*remote.Host]string{}
+	d.cut.Held = map[*remote.Host]release.Inventory{}
+	for _, h := range d.t.Hosts {
+		cmd, err := release.RecordCmd(d.t.Layout, d.ready[h])
+		if err != nil {
+			return err
+		}
+		inv := d.invs[h]
+		inv.Records = append(slices.Clone(inv.Records), d.ready[h])
+		d.cut.BeforeSwitch[h], d.cut.Held[h] = cmd, inv
+	}
+	// after_deploy hooks run under the lock; without any, Finish lets go
+	// of it in its round trip.
+	if len(d.t.Config.Hooks.AfterDeploy) == 0 {
+		d.cut.Lock = d.lock
+	}
 	return d.cut.Start(ctx)
 }
 

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -270,16 +271,38 @@ func (l *Lock) renew(ctx context.Context, cancel context.CancelCauseFunc) {
 	}
 }
 
-// Release stops renewing and lets go of the lock on every host that has it.
-// It is called on every way out of a run, Ctrl-C included, so it must not
-// depend on the caller's context still being alive.
-func (l *Lock) Release(ctx context.Context) error {
+// handOver stops renewing the lease and returns the command that lets go
+// of the lock on a host, for a caller to end its last round trip with;
+// it tells released which hosts it ran on, and Release does the rest.
+func (l *Lock) handOver() string {
+	l.stopRenewing()
+	return remote.Script(releaseLockScript, l.t.Layout.Lock(), l.t.Layout.LockGuard(), l.info.Token)
+}
+
+// released takes h off the hosts Release lets go of.
+func (l *Lock) released(h *remote.Host) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	// A new slice: Release may be ranging over the old one.
+	l.hosts = slices.DeleteFunc(slices.Clone(l.hosts), func(x *remote.Host) bool { return x == h })
+}
+
+// stopRenewing stops the renewals and waits for one under way, which must
+// not find the lock gone and cry "lost".
+func (l *Lock) stopRenewing() {
 	select {
 	case <-l.stop:
 	default:
 		close(l.stop)
 	}
-	<-l.done // a renewal under way must not find the lock gone and cry "lost"
+	<-l.done
+}
+
+// Release stops renewing and lets go of the lock on every host that has it.
+// It is called on every way out of a run, Ctrl-C included, so it must not
+// depend on the caller's context still being alive.
+func (l *Lock) Release(ctx context.Context) error {
+	l.stopRenewing()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	l.mu.Lock()
@@ -287,6 +310,9 @@ func (l *Lock) Release(ctx context.Context) error {
 	l.mu.Unlock()
 	return Each(ctx, hosts, "unlock", func(ctx context.Context, h *remote.Host) error {
 		_, err := remote.Output(ctx, h, remote.Script(releaseLockScript, l.t.Layout.Lock(), l.t.Layout.LockGuard(), l.info.Token))
+		if err == nil {
+			l.released(h)
+		}
 		return err
 	})
 }

@@ -189,3 +189,42 @@ func TestTakeoverStopsWhatTheDeadRunLeftRunning(t *testing.T) {
 		t.Errorf("a process the dead run did not record was stopped: %v", err)
 	}
 }
+
+// Finish lets go of the lock in its own round trip; the Release that every
+// run ends with then has nothing left to send. A host whose finish failed
+// keeps the lock until that Release.
+func TestFinishLetsGoOfTheLock(t *testing.T) {
+	f := newFleet(t, 2)
+	ctx := context.Background()
+	f.release(t, r1, 1, release.Live)
+	f.live(t, r1)
+	f.release(t, r2, 2, release.Ready)
+	lock, err := f.TakeLock(ctx, "hoist deploy test", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := f.NewCutover(&fakeRunner{f: f}, r2, f.from(r1), 0)
+	cut.Held, cut.Lock = f.held(t), lock
+	delete(cut.Held, f.Hosts[1]) // h2's finish fails: its record of r2 is unknown
+	if err := cut.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := cut.Switch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := cut.Finish(ctx, false, Entry{Action: "deploy", Release: r2, Result: "ok"}); err == nil || !strings.Contains(err.Error(), "h2") {
+		t.Fatalf("finish = %v, want h2's failure", err)
+	}
+	if f.locked(0) || !f.locked(1) {
+		t.Errorf("after finish: locked h1 %v, h2 %v; want h1 let go, h2 held", f.locked(0), f.locked(1))
+	}
+	if rec := f.inventory(t, f.Hosts[0]).Find(r2); rec == nil || rec.State != release.Live {
+		t.Errorf("h1's record of r2 = %+v, want live", rec)
+	}
+	if err := lock.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if f.locked(1) {
+		t.Error("Release left h2 locked")
+	}
+}

@@ -123,6 +123,21 @@ func (f *fleet) inventory(t *testing.T, h *remote.Host) release.Inventory {
 	return inv
 }
 
+// held reads what every host holds now, as a run does under the lock,
+// for Cutover.Held.
+func (f *fleet) held(t *testing.T) map[*remote.Host]release.Inventory {
+	t.Helper()
+	invs := map[*remote.Host]release.Inventory{}
+	for _, h := range f.Hosts {
+		inv, err := release.ReadInventory(context.Background(), h, f.Layout, f.Site(h).Unit())
+		if err != nil {
+			t.Fatal(err)
+		}
+		invs[h] = inv
+	}
+	return invs
+}
+
 // fakeRunner stands in for gunicorn under systemd (which the e2e tests
 // run for real): an instance is its socket file; it fails where told.
 type fakeRunner struct {
@@ -197,6 +212,7 @@ func TestCutoverSwitchesEveryHost(t *testing.T) {
 	f.release(t, r2, 2, release.Ready)
 	run := &fakeRunner{f: f}
 	cut := f.NewCutover(run, r2, f.from(r1), 0)
+	cut.Held = f.held(t)
 	ctx := context.Background()
 	if err := cut.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -260,6 +276,7 @@ func TestCutoverKeepsTheServedReleasesStaticFiles(t *testing.T) {
 	// A deploy of r2 cut short after its switch, before it finished.
 	build(r2, 2)
 	cut := f.NewCutover(&fakeRunner{f: f}, r2, f.from(r1), 0)
+	cut.Held = f.held(t)
 	if err := cut.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -272,6 +289,7 @@ func TestCutoverKeepsTheServedReleasesStaticFiles(t *testing.T) {
 
 	build(r3, 3)
 	cut = f.NewCutover(&fakeRunner{f: f}, r3, f.from(r2), 0)
+	cut.Held = f.held(t)
 	if err := cut.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -311,6 +329,7 @@ func TestFinishKeepsThePreviousInstanceWarm(t *testing.T) {
 				}
 				if err := f.withRunning(map[string][]string{"h1": {step.from, step.to}, "h2": {step.from, step.to}}, func() error {
 					cut := f.NewCutover(run, step.to, f.from(step.from), 0)
+					cut.Held = f.held(t)
 					if err := cut.Start(ctx); err != nil {
 						return err
 					}

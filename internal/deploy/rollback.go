@@ -104,6 +104,7 @@ func (t *Target) Rollback(ctx context.Context, opts RollbackOptions) (err error)
 	// releases' code takes Django starts on the primary as long: it runs
 	// meanwhile, and if it refuses the rollback, the started instances stop.
 	cut := t.NewCutover(t.gunicorn(t.healthHost(s)), target, from, opts.Batch)
+	cut.Held, cut.Lock = invs, lock
 	clean := context.WithoutCancel(ctx)
 	holdBefore(ctx, "health")
 	var plan django.RollbackPlan
