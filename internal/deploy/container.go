@@ -113,7 +113,11 @@ func (d *deployRun) makeContainerRelease(ctx context.Context, h *remote.Host, sp
 	if err != nil {
 		return err
 	}
-	if _, err := remote.OutputWithInput(ctx, h, release.Tracked(l, cmd), bytes.NewReader(env)); err != nil {
+	building, err := d.buildingCmd(h)
+	if err != nil {
+		return err
+	}
+	if _, err := remote.OutputWithInput(ctx, h, remote.Chain(building, release.Tracked(l, cmd)), bytes.NewReader(env)); err != nil {
 		return err
 	}
 	d.t.UI.Step(h.Name, "build", "release %s runs image %s", d.id, release.ShortImageID(d.image.img.ID))

@@ -217,43 +217,42 @@ func (d *deployRun) hosts() []*remote.Host {
 	return d.t.Hosts
 }
 
-// inspect repairs what an earlier run left (reconcile), learns what is
-// live on each host and records the new release as building.
+// inspect repairs what an earlier run left (reconcile) and learns, in the
+// same round trip per host, what is live there and whether the host holds
+// the artifact already (with strategy container, what its engine holds).
+// The command that makes the release records it as building first.
 func (d *deployRun) inspect(ctx context.Context) error {
-	invs, err := d.t.reconcile(ctx, d.t.gunicorn(""))
+	have := func(*remote.Host) string { return release.HasArtifactCmd(d.t.Layout, d.art.Sum) }
+	if d.image != nil {
+		have = container.EngineCmd
+	}
+	invs, outs, err := d.t.reconcileAnd(ctx, d.t.gunicorn(""), have)
 	if err != nil {
 		return err
 	}
 	d.invs = invs
-	return d.t.each(ctx, d.hosts(), "inspect", func(ctx context.Context, h *remote.Host) error {
-		building, err := release.RecordCmd(d.t.Layout, d.record(h, release.Building, ""))
-		if err != nil {
-			return err
-		}
-		have := release.HasArtifactCmd(d.t.Layout, d.art.Sum)
+	for _, h := range d.hosts() {
 		if d.image != nil {
-			have = container.EngineCmd(h)
-		}
-		out, err := remote.Output(ctx, h, remote.Chain(building, have))
-		if err != nil {
-			return err
-		}
-		var engine container.Engine
-		if d.image != nil {
-			if engine, err = container.ParseEngine(out); err != nil {
+			engine, err := container.ParseEngine(outs[h])
+			if err != nil {
 				if errors.Is(err, container.ErrNoDocker) || errors.Is(err, container.ErrEngineDown) {
 					err = fmt.Errorf("%w: run hoist setup %s, which installs and starts Docker", err, d.t.Stage.Name)
 				}
-				return err
+				return &StepError{Host: h.Name, Step: "inspect", Err: err}
 			}
+			d.engines[h] = engine
 		}
-		d.mu.Lock()
 		d.previous[h] = invs[h].Live
-		d.hasArtifact[h] = release.HasArtifact(out)
-		d.engines[h] = engine
-		d.mu.Unlock()
-		return nil
-	})
+		d.hasArtifact[h] = release.HasArtifact(outs[h])
+	}
+	return nil
+}
+
+// buildingCmd records the release as building on h: the first thing the
+// command that makes it does, so a run that dies leaves no release
+// without a record.
+func (d *deployRun) buildingCmd(h *remote.Host) (string, error) {
+	return release.RecordCmd(d.t.Layout, d.record(h, release.Building, ""))
 }
 
 func (d *deployRun) record(h *remote.Host, state release.State, venv string) release.Record {
@@ -395,15 +394,18 @@ func (d *deployRun) build(ctx context.Context) error {
 
 // buildCmd is build's one command on h, and what it reads on stdin.
 func (d *deployRun) buildCmd(h *remote.Host, spec release.BuildSpec) (cmd string, stdin []byte, err error) {
-	var unpack string
-	if d.image == nil { // a container release is made beforehand
+	var building, unpack string
+	if d.image == nil { // a container release is made, and recorded, beforehand
+		if building, err = d.buildingCmd(h); err != nil {
+			return "", nil, err
+		}
 		if unpack, stdin, err = release.BuildCmd(d.t.Layout, d.id, spec); err != nil {
 			return "", nil, err
 		}
 	}
 	primary := h == d.t.Primary
 	prepare := django.PrepareCmd(d.t.Layout, d.id, d.t.Config.ProjectDir, primary, primary && !d.opts.SkipChecks)
-	return remote.Chain(unpack, remote.Labeled("static fallback", d.t.keepStaticCmd(h, d.id)), prepare), stdin, nil
+	return remote.Chain(building, unpack, remote.Labeled("static fallback", d.t.keepStaticCmd(h, d.id)), prepare), stdin, nil
 }
 
 // buildSpec is what the new release is built from on every host. Its

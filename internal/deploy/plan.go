@@ -46,11 +46,7 @@ func (t *Target) Plan(ctx context.Context, opts Options) error {
 	var mu sync.Mutex
 	locks := map[*remote.Host]string{}
 	err = t.each(ctx, t.Hosts, "read", func(ctx context.Context, h *remote.Host) error {
-		inv, err := release.ReadInventory(ctx, h, t.Layout, t.Site(h).Unit())
-		if err != nil {
-			return err
-		}
-		out, err := remote.Output(ctx, h, release.HasArtifactCmd(t.Layout, art.Sum))
+		inv, out, err := release.ReadInventoryAnd(ctx, h, t.Layout, t.Site(h).Unit(), release.HasArtifactCmd(t.Layout, art.Sum))
 		if err != nil {
 			return err
 		}
@@ -104,11 +100,6 @@ func (t *Target) Plan(ctx context.Context, opts Options) error {
 	}
 	spec := d.buildSpec()
 	for _, h := range d.hosts() {
-		building, err := release.RecordCmd(t.Layout, d.record(h, release.Building, ""))
-		if err != nil {
-			return err
-		}
-		cmd(h, "inspect", building)
 		if d.hasArtifact[h] {
 			show(h, "ship", "the artifact is there already: nothing to send")
 		} else {
@@ -126,7 +117,7 @@ func (t *Target) Plan(ctx context.Context, opts Options) error {
 				start += ", Django's checks before collectstatic"
 			}
 		}
-		show(h, "build", "environment file (mode 0600, %d variables: %s) on stdin, unpack, shared links, virtualenv; the live release kept in the static fallback; %s",
+		show(h, "build", "record %s as building; environment file (mode 0600, %d variables: %s) on stdin, unpack, shared links, virtualenv; the live release kept in the static fallback; %s", d.id,
 			len(spec.Env), strings.Join(slices.Sorted(maps.Keys(spec.Env)), ", "), start)
 		cmd(h, "build", build)
 		for _, b := range c.Build {

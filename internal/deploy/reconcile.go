@@ -14,10 +14,23 @@ import (
 // run that died (SIGKILL, a vanished CI job) leaves nothing for a person
 // to repair.
 func (t *Target) reconcile(ctx context.Context, run Runner) (map[*remote.Host]release.Inventory, error) {
+	invs, _, err := t.reconcileAnd(ctx, run, nil)
+	return invs, err
+}
+
+// reconcileAnd is reconcile that also runs, in the round trip of each
+// host's read, the command also(h) (nil for none), and returns what it
+// printed after any repair.
+func (t *Target) reconcileAnd(ctx context.Context, run Runner, also func(*remote.Host) string) (map[*remote.Host]release.Inventory, map[*remote.Host]string, error) {
 	invs := map[*remote.Host]release.Inventory{}
+	alsoOut := map[*remote.Host]string{}
 	var mu sync.Mutex
 	err := t.each(ctx, t.Hosts, "reconcile", func(ctx context.Context, h *remote.Host) error {
-		inv, err := release.ReadInventory(ctx, h, t.Layout, t.Site(h).Unit())
+		cmd := ""
+		if also != nil {
+			cmd = also(h)
+		}
+		inv, out, err := release.ReadInventoryAnd(ctx, h, t.Layout, t.Site(h).Unit(), cmd)
 		if err != nil {
 			return err
 		}
@@ -40,14 +53,16 @@ func (t *Target) reconcile(ctx context.Context, run Runner) (map[*remote.Host]re
 			for _, n := range rep.Notes {
 				t.UI.Step(h.Name, "reconcile", "repaired: %s", n)
 			}
-			if inv, err = release.ReadInventory(ctx, h, t.Layout, t.Site(h).Unit()); err != nil {
+			// A repair may remove what also looked at (a container
+			// release's image): ask again.
+			if inv, out, err = release.ReadInventoryAnd(ctx, h, t.Layout, t.Site(h).Unit(), cmd); err != nil {
 				return err
 			}
 		}
 		mu.Lock()
-		invs[h] = inv
+		invs[h], alsoOut[h] = inv, out
 		mu.Unlock()
 		return nil
 	})
-	return invs, err
+	return invs, alsoOut, err
 }

@@ -182,11 +182,23 @@ true
 // trip. A record that is damaged or names an invalid id is set aside in
 // Damaged, never acted on.
 func ReadInventory(ctx context.Context, t remote.Transport, l Layout, unit string) (Inventory, error) {
-	out, err := remote.Output(ctx, t, remote.Script(inventoryScript, l.StateDir(), l.Current(), unit))
-	if err != nil {
-		return Inventory{}, fmt.Errorf("read releases: %w", err)
+	inv, _, err := ReadInventoryAnd(ctx, t, l, unit, "")
+	return inv, err
+}
+
+// ReadInventoryAnd is ReadInventory that also runs the command also in the
+// same round trip, and returns what it printed.
+func ReadInventoryAnd(ctx context.Context, t remote.Transport, l Layout, unit, also string) (Inventory, string, error) {
+	cmd := remote.Script(inventoryScript, l.StateDir(), l.Current(), unit)
+	if also != "" {
+		cmd = remote.Chain(cmd, remote.Script(`printf '\035also\n'`), also)
 	}
-	return parseInventory(out, unit), nil
+	out, err := remote.Output(ctx, t, cmd)
+	if err != nil {
+		return Inventory{}, "", fmt.Errorf("read releases: %w", err)
+	}
+	out, alsoOut, _ := strings.Cut(out, "\035also\n")
+	return parseInventory(out, unit), alsoOut, nil
 }
 
 func parseInventory(out, unit string) Inventory {

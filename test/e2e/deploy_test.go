@@ -167,8 +167,8 @@ func TestSingleHostKeepsSqliteAndMedia(t *testing.T) {
 // machine makes more of). Each is a round trip: over a real network, what
 // a deploy costs beyond its work.
 const (
-	maxDeployTrips   = 18
-	maxRollbackTrips = 14
+	maxDeployTrips   = 12
+	maxRollbackTrips = 10
 )
 
 // expectRoundTrips reads the "ssh commands per host" line of --timings.

@@ -39,13 +39,13 @@ func TestDeployDryRunChangesNothing(t *testing.T) {
 	expectServing(t, hosts, domain, "version: v1")
 
 	for _, h := range hosts {
-		for _, step := range []string{"lock", "reconcile", "inspect", "ship", "build", "health", "switch", "finish"} {
+		for _, step := range []string{"lock", "reconcile", "ship", "build", "health", "switch", "finish"} {
 			if !strings.Contains(out, h.Name+" ") || !strings.Contains(out, step) {
 				t.Errorf("the plan lacks step %s on %s:\n%s", step, h.Name, out)
 			}
 		}
 	}
-	for _, want := range []string{"migrate --noinput", "tar -xzf", "systemctl start", "send the artifact", "nothing was changed"} {
+	for _, want := range []string{"as building", "migrate --noinput", "tar -xzf", "systemctl start", "send the artifact", "nothing was changed"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the plan lacks %q:\n%s", want, out)
 		}
