@@ -346,11 +346,10 @@ func (d *deployRun) build(ctx context.Context) error {
 		p, err := django.ParsePrepared(d.id, out, err)
 		if checks {
 			report := p.Report(d.t.Stage.Checks)
-			var exit *remote.ExitError
-			if err != nil && p.CollectStaticFailed == "" && errors.As(err, &exit) {
+			if r, ok := django.LoadFailure(err); ok && p.CollectStaticFailed == "" {
 				// Django did not start: the checks could not run, and
 				// the release would not start either.
-				report = django.LoadFailure(exit)
+				report = r
 			}
 			if err := judge(u, report, d.t.Stage.Checks, "in the new release on "+h.Name); err != nil {
 				return err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -72,10 +73,18 @@ func RunChecks(ctx context.Context, run Runner, opts config.Checks) Report {
 	return res.report(opts)
 }
 
-// LoadFailure is the report of a Django start that failed before any
-// check could run: the settings or an app do not load.
-func LoadFailure(err *remote.ExitError) Report {
-	return Report{Failures: []Failure{{Check: "check --deploy", Output: loadHint(err.Stderr)}}}
+// LoadFailure is the report of PrepareCmd's Django start when it failed
+// before any check could run: the settings or an app do not load. ok is
+// false for any other failure: of what ran before it in its round trip,
+// or of the link.
+func LoadFailure(err error) (r Report, ok bool) {
+	var exit *remote.ExitError
+	failed := "hoist: " + prepareLabel + " failed"
+	if !errors.As(err, &exit) || !strings.Contains(exit.Stderr, failed) {
+		return Report{}, false
+	}
+	text := strings.TrimSpace(strings.Replace(exit.Stderr, failed, "", 1))
+	return Report{Failures: []Failure{{Check: "check --deploy", Output: loadHint(text)}}}, true
 }
 
 // report judges what the checks found by the stage's checks: settings.

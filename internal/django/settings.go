@@ -180,6 +180,9 @@ func (s Settings) HealthHost() string {
 	return "localhost"
 }
 
+// prepareLabel names PrepareCmd's Django start when it fails.
+const prepareLabel = "Django start"
+
 // PrepareCmd readies a built release in one Django start, each of which costs
 // a second or more of CPU: it reads and saves the settings hoist acts on,
 // runs collectstatic when the app has static files, points the release's
@@ -208,7 +211,7 @@ func PrepareCmd(l release.Layout, id, projectDir string, history, checks bool) s
 		// mount at STATIC_ROOT; the deploy links the media.
 		static, media, into = "", "", l.Static(id)
 	}
-	return release.Tracked(l, release.Command(l, id, projectDir, "python", "-c", prepareScript, l.SettingsFile(id), static, media, want, into))
+	return remote.Labeled(prepareLabel, release.Tracked(l, release.Command(l, id, projectDir, "python", "-c", prepareScript, l.SettingsFile(id), static, media, want, into)))
 }
 
 // MigrateCmd is Migrate's command.
