@@ -155,8 +155,11 @@ type Lock struct {
 	t     *Target
 	mu    sync.Mutex
 	hosts []*remote.Host
-	stop  chan struct{}
-	done  chan struct{}
+	// handedOver: the run's last round trips let go of the lock (see
+	// handOver), so a renewal that finds it gone is no news.
+	handedOver bool
+	stop       chan struct{}
+	done       chan struct{}
 }
 
 // lockAnswer parses what the lock scripts print: a status line ("taken",
@@ -263,7 +266,10 @@ func (l *Lock) renew(ctx context.Context, cancel context.CancelCauseFunc) {
 			if err != nil {
 				return err // the step that uses the host reports a dead link
 			}
-			if st, holder := lockAnswer(out); st == "lost" && cancel != nil {
+			l.mu.Lock()
+			handedOver := l.handedOver
+			l.mu.Unlock()
+			if st, holder := lockAnswer(out); st == "lost" && cancel != nil && !handedOver {
 				cancel(&LostLockError{Host: h.Name, Holder: holder})
 			}
 			return nil
@@ -271,11 +277,14 @@ func (l *Lock) renew(ctx context.Context, cancel context.CancelCauseFunc) {
 	}
 }
 
-// handOver stops renewing the lease and returns the command that lets go
-// of the lock on a host, for a caller to end its last round trip with;
-// it tells released which hosts it ran on, and Release does the rest.
+// handOver returns the command that lets go of the lock on a host, for a
+// caller to end its last round trip with; the caller tells released which
+// hosts it ran on, and Release does the rest. The lease is still renewed
+// on the other hosts until then, however long those round trips take.
 func (l *Lock) handOver() string {
-	l.stopRenewing()
+	l.mu.Lock()
+	l.handedOver = true
+	l.mu.Unlock()
 	return remote.Script(releaseLockScript, l.t.Layout.Lock(), l.t.Layout.LockGuard(), l.info.Token)
 }
 
@@ -287,22 +296,16 @@ func (l *Lock) released(h *remote.Host) {
 	l.hosts = slices.DeleteFunc(slices.Clone(l.hosts), func(x *remote.Host) bool { return x == h })
 }
 
-// stopRenewing stops the renewals and waits for one under way, which must
-// not find the lock gone and cry "lost".
-func (l *Lock) stopRenewing() {
+// Release stops renewing and lets go of the lock on every host that has it.
+// It is called on every way out of a run, Ctrl-C included, so it must not
+// depend on the caller's context still being alive.
+func (l *Lock) Release(ctx context.Context) error {
 	select {
 	case <-l.stop:
 	default:
 		close(l.stop)
 	}
-	<-l.done
-}
-
-// Release stops renewing and lets go of the lock on every host that has it.
-// It is called on every way out of a run, Ctrl-C included, so it must not
-// depend on the caller's context still being alive.
-func (l *Lock) Release(ctx context.Context) error {
-	l.stopRenewing()
+	<-l.done // a renewal under way must not find the lock gone and cry "lost"
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	l.mu.Lock()
