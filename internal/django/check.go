@@ -79,7 +79,7 @@ func RunChecks(ctx context.Context, run Runner, opts config.Checks) Report {
 // or of the link.
 func LoadFailure(err error) (r Report, ok bool) {
 	var exit *remote.ExitError
-	failed := "hoist: " + prepareLabel + " failed"
+	failed := remote.Failed(prepareLabel)
 	if !errors.As(err, &exit) || !strings.Contains(exit.Stderr, failed) {
 		return Report{}, false
 	}

@@ -58,5 +58,8 @@ func Labeled(label, cmd string) string {
 	if cmd == "" {
 		return ""
 	}
-	return "{ " + cmd + "; } || { s=$?; echo " + Quote("hoist: "+label+" failed") + " >&2; exit $s; }"
+	return "{ " + cmd + "; } || { s=$?; echo " + Quote(Failed(label)) + " >&2; exit $s; }"
 }
+
+// Failed is what a Labeled command that failed says on stderr.
+func Failed(label string) string { return "hoist: " + label + " failed" }

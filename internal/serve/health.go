@@ -50,9 +50,6 @@ except Exception as e:
 print(json.dumps(out))
 `
 
-// probeLabel is what a probe that could not run says on stderr.
-const probeLabel = "hoist: probe failed"
-
 // Probe is one health-check answer.
 type Probe struct {
 	Status int    `json:"status"`
@@ -109,7 +106,7 @@ func Check(ctx context.Context, h *remote.Host, s Site, id string, hc config.Hea
 // StartAndCheck is Start, then Check; the start and the first probe are
 // one round trip.
 func StartAndCheck(ctx context.Context, h *remote.Host, s Site, id string, hc config.Health, hostHeader string) error {
-	return check(ctx, h, s, id, "unix:"+s.layout().Socket(id), hc, hostHeader, StartCmd(h, s, id))
+	return check(ctx, h, s, id, "unix:"+s.layout().Socket(id), hc, hostHeader, remote.Labeled("start", StartCmd(h, s, id)))
 }
 
 // CheckPublic runs first (the switch, labeled) and then asks the web
@@ -130,7 +127,8 @@ func CheckPublic(ctx context.Context, h *remote.Host, s Site, id string, hc conf
 
 // check probes every path of hc at endpoint until all answer as hc wants,
 // or the retries run out. A first command, if any, runs in the round trip
-// of the first probe, before it.
+// of the first probe, before it, labeled (remote.Labeled): "start" when it
+// starts the release, whose log then comes with its failure.
 func check(ctx context.Context, h *remote.Host, s Site, id, endpoint string, hc config.Health, hostHeader, first string) error {
 	proto := "http"
 	if s.HTTPS() {
@@ -161,13 +159,13 @@ func check(ctx context.Context, h *remote.Host, s Site, id, endpoint string, hc 
 		for _, path = range paths {
 			cmd := remote.Labeled("probe", remote.Command(s.Python, "-S", "-c", probeScript, endpoint, path, hostHeader, proto, timeout))
 			if first != "" {
-				cmd = remote.Chain(remote.Labeled("start", first), cmd)
+				cmd = remote.Chain(first, cmd)
 			}
 			out, err := remote.Output(ctx, h, cmd)
-			if err != nil && first != "" && strings.Contains(err.Error(), "hoist: start failed") {
+			if err != nil && first != "" && strings.Contains(err.Error(), remote.Failed("start")) {
 				return fmt.Errorf("start %s: %w\n%s", s.Instance(id), err, Journal(ctx, h, s, id, 20))
 			}
-			if err != nil && first != "" && !strings.Contains(err.Error(), probeLabel) {
+			if err != nil && first != "" && !strings.Contains(err.Error(), remote.Failed("probe")) {
 				// What ran before the probe failed: the probe never ran.
 				return err
 			}

@@ -76,3 +76,36 @@ func TestCrashExcerptShowsTheAppsError(t *testing.T) {
 		t.Errorf("without a traceback: %q", got)
 	}
 }
+
+// The switch runs in the round trip of the check through the web server:
+// a switch that fails is reported as the switch's failure, not the app's,
+// and a probe follows one that succeeds.
+func TestCheckPublicRunsTheSwitchFirst(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("the probe runs with python3")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })}
+	go srv.Serve(ln)
+	defer srv.Close()
+	s := Site{App: "shop", Root: t.TempDir(), Python: "python3", Web: config.Web{Server: config.Nginx, Port: ln.Addr().(*net.TCPAddr).Port}}
+	id := "20261121T220501Z-1a2b3c4"
+	h := &remote.Host{Transport: remote.Local{}, Root: true}
+	hc := config.Health{Paths: []string{"/"}, Status: 200, Timeout: 2 * time.Second, Retries: 1}
+	marker := s.Root + "/switched"
+
+	err = CheckPublic(context.Background(), h, s, id, hc, "shop.example.com", remote.Labeled("switch", "false"))
+	var ce *CheckError
+	if err == nil || errors.As(err, &ce) || !strings.Contains(err.Error(), remote.Failed("switch")) || strings.Contains(err.Error(), "start") {
+		t.Fatalf("a failing switch: %v; want the switch's failure", err)
+	}
+	if err := CheckPublic(context.Background(), h, s, id, hc, "shop.example.com", remote.Labeled("switch", remote.Command("touch", marker))); err != nil {
+		t.Fatalf("a switch that works, then a healthy site: %v", err)
+	}
+	if _, err := os.Stat(marker); err != nil {
+		t.Errorf("the switch did not run: %v", err)
+	}
+}
