@@ -101,7 +101,7 @@ func (d *deployRun) containerRun(staticRoot string) serve.ContainerRun {
 
 // makeContainerRelease makes the release on h from the shipped image: its
 // environment file, directory, container script and tag, in one round
-// trip. Prepare then reads its settings and collects its static files
+// trip. PrepareCmd then reads its settings and collects its static files
 // into it, in a container; mountStatic finishes it.
 func (d *deployRun) makeContainerRelease(ctx context.Context, h *remote.Host, spec release.BuildSpec) error {
 	l := d.t.Layout

@@ -58,7 +58,7 @@ var fatalWarnings = map[string]bool{
 // migrations, and a real collectstatic (a dry run misses errors of manifest
 // storage), all in one Django start (checkScript). Which check messages
 // are fatal follows the stage's checks: settings in hoist.yml. A deploy
-// runs the same checks in its build instead (Prepare with checks).
+// runs the same checks in its build instead (PrepareCmd with checks).
 func RunChecks(ctx context.Context, run Runner, opts config.Checks) Report {
 	out, err := run(ctx, "python", "manage.py", "shell", "-v", "0", "-c", checkScript)
 	if err != nil {

@@ -438,7 +438,7 @@ func TestSettingsAndChecks(t *testing.T) {
 	if !s.Debug || s.StaticFiles || s.HealthHost() != "shelf.test" || s.TrustsForwardedProto() {
 		t.Errorf("settings = %+v", s)
 	}
-	// Prepare reads the same settings in the same Django start as the
+	// PrepareCmd reads the same settings in the same Django start as the
 	// history, collects nothing without staticfiles, and saves the
 	// settings, which ReadSettings then returns without starting Django.
 	p, err := f.prepare(r1, true, false)
@@ -479,7 +479,7 @@ func TestSettingsAndChecks(t *testing.T) {
 	if p, err := f.prepare(r1, false, false); err != nil || p.Checks != nil {
 		t.Errorf("prepare without checks = %+v, %v; want no checks run", p.Checks, err)
 	}
-	// Settings that do not load: Prepare fails with Django's traceback,
+	// Settings that do not load: PrepareCmd fails with Django's traceback,
 	// which LoadFailure reports as the checks that could not run.
 	if err := writeEnv(f.l, r1, map[string]string{"DJANGO_SETTINGS_MODULE": "config.missing"}); err != nil {
 		t.Fatal(err)

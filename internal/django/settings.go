@@ -52,7 +52,7 @@ def hoist_settings():
 
 const settingsScript = "import json, django\ndjango.setup()\n" + settingsDef + "print(json.dumps(hoist_settings()))\n"
 
-// ReadSettings returns the settings of release id: those Prepare saved
+// ReadSettings returns the settings of release id: those PrepareCmd saved
 // when it built the release (code and environment of a release never
 // change), else read by importing them in the release, with its
 // environment, exactly as gunicorn will.
@@ -69,7 +69,7 @@ func ReadSettings(ctx context.Context, t remote.Transport, l release.Layout, id,
 	return s, nil
 }
 
-// prepareScript is Prepare's one Django start. Its arguments: where to
+// prepareScript is PrepareCmd's one Django start. Its arguments: where to
 // save the settings, the links to STATIC_ROOT and MEDIA_ROOT ("" for
 // none), what else to do ("history" reads the migration history, "checks"
 // runs hoist_checks, "history,checks" both; "no" for neither), and a
@@ -115,7 +115,7 @@ if "history" in wants:
 print(json.dumps(out))
 `
 
-// Prepared is what Prepare learned about a new release.
+// Prepared is what PrepareCmd learned about a new release.
 type Prepared struct {
 	Settings      Settings `json:"settings"`
 	CollectStatic string   `json:"collectstatic"` // collectstatic's last line; "" when there was nothing to collect
@@ -127,7 +127,7 @@ type Prepared struct {
 	CollectStaticFailed string `json:"collectstatic_failed"`
 }
 
-// Report judges the checks Prepare ran by the stage's checks: settings,
+// Report judges the checks PrepareCmd ran by the stage's checks: settings,
 // with a collectstatic that failed among the failures.
 func (p Prepared) Report(opts config.Checks) Report {
 	var r Report
