@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	"github.com/hoistdeploy/hoist/internal/config"
-	"github.com/hoistdeploy/hoist/internal/release"
 	"github.com/hoistdeploy/hoist/internal/remote"
 )
 
@@ -368,12 +367,5 @@ func LocalRunner(python, dir string, env map[string]string) Runner {
 			return out.String(), &remote.ExitError{Status: ee.ExitCode()}
 		}
 		return out.String(), err
-	}
-}
-
-// ReleaseRunner runs commands in a built release on a host.
-func ReleaseRunner(t remote.Transport, l release.Layout, id, projectDir string) Runner {
-	return func(ctx context.Context, argv ...string) (string, error) {
-		return remote.Output(ctx, t, release.Command(l, id, projectDir, argv...))
 	}
 }

@@ -112,7 +112,7 @@ func TestChecksAtEachFailLevel(t *testing.T) {
 			if err := writeEnv(f.l, r3, env); err != nil {
 				t.Fatal(err)
 			}
-			r := RunChecks(f.ctx, ReleaseRunner(f.tr, f.l, r3, ""), c.opts)
+			r := RunChecks(f.ctx, releaseRunner(f.tr, f.l, r3), c.opts)
 			var text []string
 			for _, fl := range r.Failures {
 				text = append(text, fl.String())

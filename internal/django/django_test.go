@@ -457,7 +457,7 @@ func TestSettingsAndChecks(t *testing.T) {
 	// DEBUG is on in the fixture: check --deploy fails with W018 and its
 	// hint. r1 holds models newer than its migrations: makemigrations
 	// --check reports it, without asking whether author was renamed.
-	failures := RunChecks(f.ctx, ReleaseRunner(f.tr, f.l, r1, ""), config.Checks{FailLevel: config.FailOnError}).Failures
+	failures := RunChecks(f.ctx, releaseRunner(f.tr, f.l, r1), config.Checks{FailLevel: config.FailOnError}).Failures
 	if len(failures) != 2 || failures[0].Check != "check --deploy" || failures[1].Check != "makemigrations --check" {
 		t.Fatalf("failures = %+v", failures)
 	}
@@ -501,6 +501,14 @@ func TestSettingsAndChecks(t *testing.T) {
 	out, err := LocalRunner(f.python, "testdata/project", env)(f.ctx, "python", "-c", "import os, sys; print(os.environ['SHELF_DB']); sys.exit(3)")
 	if ee, ok := err.(*remote.ExitError); !ok || ee.Status != 3 || strings.TrimSpace(out) != f.db {
 		t.Errorf("local runner = %q, %v", out, err)
+	}
+}
+
+// releaseRunner runs hoist check's commands in a built release, as they
+// run on this machine.
+func releaseRunner(t remote.Transport, l release.Layout, id string) Runner {
+	return func(ctx context.Context, argv ...string) (string, error) {
+		return remote.Output(ctx, t, release.Command(l, id, "", argv...))
 	}
 }
 
